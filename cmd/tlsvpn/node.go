@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/config"
+	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/control"
+	"github.com/tlsvpn/tlsvpn/netif"
+	"github.com/tlsvpn/tlsvpn/systemd"
+	"github.com/tlsvpn/tlsvpn/tunnel"
+)
+
+// node is a running tlsvpn node: the wiring of config, handshake, netif,
+// tunnel, the control socket and systemd.
+type node struct {
+	log     *slog.Logger
+	notify  *systemd.Notifier
+	hs      *handshake.Handshaker
+	engine  *tunnel.Engine
+	ctl     *control.Server
+	ifname  string
+	started time.Time
+
+	mu         sync.Mutex // guards the fields below
+	cfg        *config.Config
+	routes     []netip.Prefix // routes installed on the interface
+	lastReload time.Time
+	reloadErr  string
+}
+
+// startNode brings the node up. On any failure it removes what it made,
+// so a failed start leaves no interface, route or socket behind.
+func startNode(path string, log *slog.Logger) (n *node, err error) {
+	cfg, warnings, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn("configuration", "warning", w.String())
+	}
+	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
+	if err != nil {
+		return nil, err
+	}
+	n = &node{log: log, notify: systemd.NewNotifier(log), cfg: cfg, ifname: cfg.Interface.Name, started: time.Now()}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+
+	ctlLn, err := control.Listen(cfg.Control.Socket)
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { ctlLn.Close() })
+
+	dev, err := netif.CreateTUN(netif.TUNConfig{Name: cfg.Interface.Name, MTU: cfg.Interface.MTU, Offload: cfg.Interface.Offload != config.OffloadOff})
+	if err != nil {
+		return nil, err
+	}
+	devOwned := true
+	undo = append(undo, func() {
+		if devOwned {
+			dev.Close()
+		}
+	})
+	routeUndo, err := netif.Configure(dev.Name(), netif.LinkConfig{Addresses: cfg.Interface.Addresses, Routes: cfg.Routes()})
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { routeUndo() })
+	n.routes = cfg.Routes()
+
+	var ln net.Listener
+	if cfg.Listen != nil {
+		if ln, err = net.Listen("tcp", cfg.Listen.Address); err != nil {
+			return nil, fmt.Errorf("listen on %s (listen.address in %s): %w", cfg.Listen.Address, cfg.Path, err)
+		}
+		undo = append(undo, func() { ln.Close() })
+	}
+	n.hs = handshake.New(cfg.Name, creds, peerPolicies(cfg), log, nil)
+	n.engine, err = tunnel.New(tunnel.Config{Name: cfg.Name, Device: dev, Auth: n.hs, Listener: ln, Peers: peerConfigs(cfg), Log: log})
+	if err != nil {
+		return nil, err
+	}
+	devOwned = false // the engine closes it
+	n.engine.Start()
+	n.ctl = control.Serve(ctlLn, n.handle, log)
+
+	log.Info("node up", "node", cfg.Name, "interface", dev.Name(), "mtu", dev.MTU(),
+		"offload", dev.Offload().String(), "listen", listenAddr(cfg), "peers", len(cfg.Peers), "control", cfg.Control.Socket)
+	n.notify.Ready(fmt.Sprintf("interface %s up, %d peer(s)", dev.Name(), len(cfg.Peers)))
+	return n, nil
+}
+
+func listenAddr(cfg *config.Config) string {
+	if cfg.Listen == nil {
+		return ""
+	}
+	return cfg.Listen.Address
+}
+
+// stop brings the node down: peers are told, the interface and its routes
+// are removed, the control socket closes.
+func (n *node) stop() {
+	n.notify.Stopping()
+	n.engine.Close() // closes the device: the interface and its routes go with it
+	n.ctl.Close()
+	n.log.Info("node stopped", "node", n.cfg.Name)
+}
+
+func peerPolicies(cfg *config.Config) []handshake.PeerPolicy {
+	var ps []handshake.PeerPolicy
+	for _, p := range cfg.Peers {
+		ps = append(ps, handshake.PeerPolicy{Name: p.Name, AllowedIPs: p.AllowedIPs})
+	}
+	return ps
+}
+
+func peerConfigs(cfg *config.Config) []tunnel.PeerConfig {
+	var ps []tunnel.PeerConfig
+	for _, p := range cfg.Peers {
+		ps = append(ps, tunnel.PeerConfig{Name: p.Name, Endpoint: p.Endpoint, AllowedIPs: p.AllowedIPs, Keepalive: p.Keepalive})
+	}
+	return ps
+}
+
+// reload re-reads the configuration, certificates and CRL and applies
+// what changed. A new config that fails to load leaves the running one in
+// force.
+func (n *node) reload(ctx context.Context) {
+	n.notify.Reloading()
+	defer n.notify.Ready("reloaded")
+	err := n.apply(ctx)
+	n.mu.Lock()
+	n.lastReload = time.Now()
+	n.reloadErr = ""
+	if err != nil {
+		n.reloadErr = err.Error()
+	}
+	n.mu.Unlock()
+	if err != nil {
+		n.log.Error("reload failed; keeping the configuration in force", "err", err)
+		return
+	}
+	n.log.Info("reloaded", "peers", len(n.cfg.Peers))
+}
+
+func (n *node) apply(ctx context.Context) error {
+	n.mu.Lock()
+	old := n.cfg
+	n.mu.Unlock()
+	cfg, warnings, err := config.Load(old.Path)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		n.log.Warn("configuration", "warning", w.String())
+	}
+	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
+	if err != nil {
+		return err
+	}
+	for _, k := range restartOnly(old, cfg) {
+		n.log.Warn("reload cannot apply this change; restart the node to apply it", "key", k)
+	}
+	n.hs.Update(creds, peerPolicies(cfg))
+	n.syncRoutes(cfg.Routes())
+	n.engine.SetPeers(peerConfigs(cfg))
+	n.engine.Reverify()
+	n.mu.Lock()
+	n.cfg = cfg
+	n.mu.Unlock()
+	return nil
+}
+
+// restartOnly names the changed keys a reload cannot apply.
+func restartOnly(a, b *config.Config) []string {
+	var keys []string
+	if a.Name != b.Name {
+		keys = append(keys, "name")
+	}
+	if a.Interface.Name != b.Interface.Name {
+		keys = append(keys, "interface.name")
+	}
+	if !slices.Equal(a.Interface.Addresses, b.Interface.Addresses) {
+		keys = append(keys, "interface.address")
+	}
+	if a.Interface.MTU != b.Interface.MTU {
+		keys = append(keys, "interface.mtu")
+	}
+	if a.Interface.Offload != b.Interface.Offload {
+		keys = append(keys, "interface.offload")
+	}
+	if listenAddr(a) != listenAddr(b) {
+		keys = append(keys, "listen.address")
+	}
+	if a.Control.Socket != b.Control.Socket {
+		keys = append(keys, "control.socket")
+	}
+	return keys
+}
+
+// syncRoutes adds and removes interface routes to match want.
+func (n *node) syncRoutes(want []netip.Prefix) {
+	n.mu.Lock()
+	have := n.routes
+	n.mu.Unlock()
+	var now []netip.Prefix
+	for _, p := range have {
+		if slices.Contains(want, p) {
+			now = append(now, p)
+			continue
+		}
+		if err := netif.DelRoute(n.ifname, p); err != nil {
+			n.log.Error("remove route", "prefix", p.String(), "err", err)
+			now = append(now, p)
+		}
+	}
+	for _, p := range want {
+		if slices.Contains(have, p) {
+			continue
+		}
+		if err := netif.AddRoute(n.ifname, p); err != nil {
+			n.log.Error("add route", "prefix", p.String(), "err", err)
+			continue
+		}
+		now = append(now, p)
+	}
+	n.mu.Lock()
+	n.routes = now
+	n.mu.Unlock()
+}
+
+// statusVersion is the version of the status object (docs/status.md).
+const statusVersion = 1
+
+// nodeStatus is the reply to a status request, and `status --json`.
+type nodeStatus struct {
+	Version    int           `json:"version"`
+	Node       string        `json:"node"`
+	Config     string        `json:"config"`
+	Interface  string        `json:"interface"`
+	Listen     string        `json:"listen,omitempty"`
+	PID        int           `json:"pid"`
+	Started    time.Time     `json:"started"`
+	LastReload *time.Time    `json:"last_reload,omitempty"`
+	ReloadErr  string        `json:"reload_error,omitempty"`
+	Routes     []string      `json:"routes"`
+	Tunnel     tunnel.Status `json:"tunnel"`
+}
+
+func (n *node) handle(req string) (any, error) {
+	if req != control.RequestStatus {
+		return nil, errors.New("unknown request " + fmt.Sprintf("%q", req))
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := nodeStatus{
+		Version: statusVersion, Node: n.cfg.Name, Config: n.cfg.Path, Interface: n.ifname,
+		Listen: listenAddr(n.cfg), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
+		Routes: []string{}, Tunnel: n.engine.Status(),
+	}
+	if !n.lastReload.IsZero() {
+		t := n.lastReload
+		s.LastReload = &t
+	}
+	for _, r := range n.routes {
+		s.Routes = append(s.Routes, r.String())
+	}
+	return s, nil
+}

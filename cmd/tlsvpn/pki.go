@@ -1,0 +1,345 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsvpn/tlsvpn/internal/pki"
+)
+
+// pkiDefaultCAName is the CommonName of a CA made without --name.
+const pkiDefaultCAName = "tlsvpn CA"
+
+func newPKICmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:                   "pki COMMAND",
+		DisableFlagsInUseLine: true,
+		Short:                 "Run the built-in certificate authority",
+		Long: `The built-in CA keeps everything in one directory: ca.pem, ca.key, crl.pem and
+NAME.pem/NAME.key for every node, plus index.json recording what was issued.
+Keys are ECDSA P-256 and written mode 0600. See docs/pki.md.`,
+		Example: `  tlsvpn pki init --dir /etc/tlsvpn/pki --name "Example Corp VPN CA"
+  tlsvpn pki issue office-a --dir /etc/tlsvpn/pki --route 10.1.0.0/24
+  tlsvpn pki list --dir /etc/tlsvpn/pki`,
+		Args:                       pkiNoSubcommand,
+		SuggestionsMinimumDistance: 2,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return usageError{errors.New("pki: name a subcommand: init, issue, renew, revoke, crl or list")}
+		},
+	}
+	c.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("pki %s: %w\nsee '%s --help'", c.Name(), err, c.CommandPath())}
+	})
+	c.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKIRenewCmd(), newPKIRevokeCmd(),
+		newPKICRLCmd(), newPKIListCmd())
+	return c
+}
+
+// pkiNoSubcommand reports an argument that names no subcommand of pki.
+func pkiNoSubcommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("pki: unknown subcommand %q", args[0])
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+	}
+	return usageError{errors.New(msg)}
+}
+
+// pkiNameArg accepts exactly one argument, the node's name.
+func pkiNameArg(c *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usageError{fmt.Errorf("pki %s: takes one argument, the node's NAME; got %d", c.Name(), len(args))}
+	}
+	return nil
+}
+
+// pkiNoArgs accepts no argument.
+func pkiNoArgs(c *cobra.Command, args []string) error {
+	if len(args) != 0 {
+		return usageError{fmt.Errorf("pki %s: takes no argument; got %q", c.Name(), args[0])}
+	}
+	return nil
+}
+
+// pkiDirFlag adds the --dir flag every pki subcommand takes. Their Use
+// lines spell out their flags, so cobra need not append "[flags]".
+func pkiDirFlag(c *cobra.Command, dir *string) {
+	c.Flags().StringVar(dir, "dir", "", "the PKI directory (required)")
+	c.DisableFlagsInUseLine = true
+}
+
+// pkiOptions checks --dir and, the arguments being right, stops cobra from
+// printing usage for a failure of the command itself.
+func pkiOptions(c *cobra.Command, dir string) (pki.Options, error) {
+	if dir == "" {
+		return pki.Options{}, usageError{fmt.Errorf("pki %s: --dir DIR is required (the PKI directory)", c.Name())}
+	}
+	c.SilenceUsage = true
+	return pki.Options{Dir: dir}, nil
+}
+
+// pkiErr marks the errors of bad arguments that only the pki package can
+// spot (a name, a lifetime beyond the CA's) as usage errors.
+func pkiErr(err error) error {
+	if errors.Is(err, pki.ErrInvalidArgument) {
+		return usageError{err}
+	}
+	return err
+}
+
+// pkiCurrent returns the entry of name's current certificate.
+func pkiCurrent(o pki.Options, name string) (pki.Entry, error) {
+	entries, err := pki.List(o)
+	if err != nil {
+		return pki.Entry{}, err
+	}
+	for _, e := range entries {
+		if e.Name == name && e.Current {
+			return e, nil
+		}
+	}
+	return pki.Entry{}, fmt.Errorf("%s is missing from %s", name, filepath.Join(o.Dir, "index.json"))
+}
+
+func newPKIInitCmd() *cobra.Command {
+	var dir, name string
+	var days int
+	c := &cobra.Command{
+		Use:   "init --dir DIR [--name NAME] [--days N]",
+		Short: "Create a CA",
+		Long: `Create a CA in DIR (made mode 0700 if missing): ca.key, ca.pem, index.json and an
+empty crl.pem. Refuses a directory that already holds a CA.
+
+The CA certificate carries an RFC 3779 ipAddrBlocks extension covering every
+address, so that the routes written into node certificates nest inside it.`,
+		Example: `  tlsvpn pki init --dir /etc/tlsvpn/pki --name "Example Corp VPN CA"`,
+		Args:    pkiNoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o, err := pkiOptions(c, dir)
+			if err != nil {
+				return err
+			}
+			if err := pki.Init(o, name, days); err != nil {
+				return pkiErr(err)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "created CA %q in %s, valid %d days\nnext: tlsvpn pki issue NAME --dir %s [--route PREFIX]...\n",
+				name, dir, days, dir)
+			return nil
+		},
+	}
+	pkiDirFlag(c, &dir)
+	c.Flags().StringVar(&name, "name", pkiDefaultCAName, "the CA's CommonName")
+	c.Flags().IntVar(&days, "days", pki.DefaultCADays, "lifetime of the CA certificate in days")
+	return c
+}
+
+func newPKIIssueCmd() *cobra.Command {
+	var dir string
+	var days int
+	var routes []string
+	var force bool
+	c := &cobra.Command{
+		Use:   "issue NAME --dir DIR [--days N] [--route PREFIX]... [--force]",
+		Short: "Issue a node certificate",
+		Long: `Issue NAME.key and NAME.pem in DIR: a certificate for node NAME (its CommonName
+and DNS SAN, the name peers put in their [[peer]] name) good for both TLS
+server and client. NAME is a lowercase DNS name such as office-a.
+
+Each --route adds a prefix to the certificate's ipAddrBlocks extension: the
+addresses this node may route. An existing NAME is replaced only with --force;
+the replaced certificate is not revoked.`,
+		Example: `  tlsvpn pki issue office-a --dir /etc/tlsvpn/pki --route 10.1.0.0/24 --route fd01::/64
+  tlsvpn pki issue office-b --dir /etc/tlsvpn/pki --days 90 --force`,
+		Args: pkiNameArg,
+		RunE: func(c *cobra.Command, args []string) error {
+			prefixes, err := pkiRoutes(routes)
+			if err != nil {
+				return err
+			}
+			o, err := pkiOptions(c, dir)
+			if err != nil {
+				return err
+			}
+			if err := pki.Issue(o, args[0], days, prefixes, force); err != nil {
+				return pkiErr(err)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "issued %s: %s and %s, valid %d days\n", args[0],
+				filepath.Join(dir, args[0]+".pem"), filepath.Join(dir, args[0]+".key"), days)
+			return nil
+		},
+	}
+	pkiDirFlag(c, &dir)
+	c.Flags().IntVar(&days, "days", pki.DefaultNodeDays, "lifetime of the certificate in days")
+	c.Flags().StringArrayVar(&routes, "route", nil, "a prefix the node may route, such as 10.1.0.0/24 (repeatable)")
+	c.Flags().BoolVar(&force, "force", false, "replace an existing certificate and key of NAME")
+	return c
+}
+
+// pkiRoutes parses the --route values.
+func pkiRoutes(routes []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, r := range routes {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("pki issue: --route %q: want one prefix such as 10.1.0.0/24 (repeat --route for more): %w", r, err)}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func newPKIRenewCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "renew NAME --dir DIR",
+		Short: "Give a node a new key and certificate",
+		Long: `Replace NAME.key and NAME.pem with a new key and certificate of the same
+lifetime and routes. The old certificate stays valid until it expires, so nodes
+can switch at their own pace; revoke NAME afterwards only if its key leaked.`,
+		Example: `  tlsvpn pki renew office-a --dir /etc/tlsvpn/pki`,
+		Args:    pkiNameArg,
+		RunE: func(c *cobra.Command, args []string) error {
+			o, err := pkiOptions(c, dir)
+			if err != nil {
+				return err
+			}
+			if err := pki.Renew(o, args[0]); err != nil {
+				return pkiErr(err)
+			}
+			e, err := pkiCurrent(o, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "renewed %s: serial %x, expires %s\n", e.Name, e.Serial, e.NotAfter.Format(time.DateOnly))
+			return nil
+		},
+	}
+	pkiDirFlag(c, &dir)
+	return c
+}
+
+func newPKIRevokeCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "revoke NAME --dir DIR",
+		Short: "Revoke a node's certificate",
+		Long: `Revoke the current certificate of NAME and re-sign crl.pem. Copy crl.pem to every
+node (their [tls] crl); a node re-reads it when the file changes. To give NAME a
+new certificate afterwards, use pki issue NAME --force.`,
+		Example: `  tlsvpn pki revoke office-b --dir /etc/tlsvpn/pki`,
+		Args:    pkiNameArg,
+		RunE: func(c *cobra.Command, args []string) error {
+			o, err := pkiOptions(c, dir)
+			if err != nil {
+				return err
+			}
+			if err := pki.Revoke(o, args[0]); err != nil {
+				return pkiErr(err)
+			}
+			e, err := pkiCurrent(o, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "revoked %s (serial %x); copy %s to every node\n",
+				e.Name, e.Serial, filepath.Join(dir, "crl.pem"))
+			return nil
+		},
+	}
+	pkiDirFlag(c, &dir)
+	return c
+}
+
+func newPKICRLCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "crl --dir DIR",
+		Short: "Re-sign the CRL",
+		Long: fmt.Sprintf(`Re-sign crl.pem with a new number, valid %d days from now. Nodes refuse a CRL
+past its next update, so run this well within that time, for example weekly
+from a systemd timer or cron, and copy crl.pem to every node.`, pki.DefaultCRLDays),
+		Example: `  tlsvpn pki crl --dir /etc/tlsvpn/pki`,
+		Args:    pkiNoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o, err := pkiOptions(c, dir)
+			if err != nil {
+				return err
+			}
+			if err := pki.SignCRL(o); err != nil {
+				return pkiErr(err)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "re-signed %s, next update due %s\n", filepath.Join(dir, "crl.pem"),
+				time.Now().AddDate(0, 0, pki.DefaultCRLDays).UTC().Format(time.DateOnly))
+			return nil
+		},
+	}
+	pkiDirFlag(c, &dir)
+	return c
+}
+
+func newPKIListCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "list --dir DIR",
+		Short: "List the certificates the CA issued",
+		Long: `List every certificate the CA issued: name, serial (lowercase hex, as tlsvpn
+status shows it), expiry date, status and routes. Status is valid, expired,
+revoked (with the date) or replaced (by renew or issue --force).`,
+		Example: `  tlsvpn pki list --dir /etc/tlsvpn/pki`,
+		Args:    pkiNoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o, err := pkiOptions(c, dir)
+			if err != nil {
+				return err
+			}
+			entries, err := pki.List(o)
+			if err != nil {
+				return pkiErr(err)
+			}
+			return printPKIList(c.OutOrStdout(), entries, time.Now())
+		},
+	}
+	pkiDirFlag(c, &dir)
+	return c
+}
+
+// printPKIList writes entries as a table, their status judged at now.
+func printPKIList(w io.Writer, entries []pki.Entry, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSERIAL\tEXPIRES\tSTATUS\tROUTES")
+	for _, e := range entries {
+		routes := "-"
+		if len(e.Routes) > 0 {
+			s := make([]string, len(e.Routes))
+			for i, r := range e.Routes {
+				s[i] = r.String()
+			}
+			routes = strings.Join(s, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%x\t%s\t%s\t%s\n", e.Name, e.Serial, e.NotAfter.Format(time.DateOnly), pkiStatus(e, now), routes)
+	}
+	return tw.Flush()
+}
+
+// pkiStatus says what state a certificate is in at now.
+func pkiStatus(e pki.Entry, now time.Time) string {
+	switch {
+	case e.Revoked:
+		return "revoked " + e.RevokedAt.Format(time.DateOnly)
+	case now.After(e.NotAfter):
+		return "expired"
+	case !e.Current:
+		return "replaced"
+	default:
+		return "valid"
+	}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newUpCmd() *cobra.Command {
+	var path, level string
+	c := &cobra.Command{
+		Use:   "up -c FILE",
+		Short: "Run the node in the foreground",
+		Long: `up brings the node of FILE up: it creates and configures the TUN interface, listens
+and dials as configured, and carries traffic until SIGTERM or SIGINT, removing the
+interface and its routes on the way out. SIGHUP reloads the configuration, the
+certificates and the CRL. Under systemd it reports READY, RELOADING and STOPPING.`,
+		Example: "  tlsvpn up -c /etc/tlsvpn/office-a.toml",
+		Args:    exactArgs(0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			var lv slog.Level
+			if err := lv.UnmarshalText([]byte(level)); err != nil {
+				return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+			return runUp(path, log)
+		},
+	}
+	configFlag(c, &path)
+	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	return c
+}
+
+func runUp(path string, log *slog.Logger) error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	n, err := startNode(path, log)
+	if err != nil {
+		return err
+	}
+	var watchdog <-chan time.Time
+	if d := n.notify.Watchdog(); d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				n.reload(context.Background())
+				continue
+			}
+			log.Info("stopping", "signal", s.String())
+			n.stop()
+			return nil
+		case <-watchdog:
+			n.notify.Alive()
+		}
+	}
+}

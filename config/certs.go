@@ -1,0 +1,128 @@
+package config
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// oidIPAddrBlocks is RFC 3779's IP address delegation extension (id-pe-ipAddrBlocks). tlsvpn's CA writes
+// it critical; crypto/x509 does not know it and would refuse every chain holding it. The handshake
+// enforces it (route authorization), so the checks here treat it as handled.
+var oidIPAddrBlocks = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 7}
+
+// markHandled removes oidIPAddrBlocks from the unhandled critical extensions of certs, which this
+// package parsed itself and owns.
+func markHandled(certs []*x509.Certificate) {
+	for _, cert := range certs {
+		cert.UnhandledCriticalExtensions = slices.DeleteFunc(cert.UnhandledCriticalExtensions,
+			func(id asn1.ObjectIdentifier) bool { return id.Equal(oidIPAddrBlocks) })
+	}
+}
+
+// parseCertificates parses every CERTIFICATE block of a PEM file, in order. It returns a message when
+// the file holds no certificate, a certificate that does not parse, or a block of another type.
+func parseCertificates(data []byte, path, what string) ([]*x509.Certificate, string) {
+	var certs []*x509.Certificate
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Sprintf("%s: PEM block %d is a %s; the file must hold only CERTIFICATE blocks (the %s first)",
+				path, n, block.Type, what)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Sprintf("%s: certificate %d does not parse (%v); replace it with the %s in PEM form",
+				path, n, err, what)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Sprintf("%s holds no PEM certificate; write the %s in PEM form (a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem)",
+			path, what)
+	}
+	return certs, ""
+}
+
+// loadKey reads and parses the private key, and checks its mode.
+func (c *checker) loadKey() crypto.Signer {
+	path := c.cfg.TLS.Key
+	if path == "" {
+		return nil
+	}
+	data, ok := c.read("tls.key", path)
+	if !ok {
+		return nil
+	}
+	c.checkKeyMode(path)
+	key, why := parsePrivateKey(data, path)
+	if why != "" {
+		c.errs.addf("tls.key", "%s", why)
+		return nil
+	}
+	return key
+}
+
+// parsePrivateKey parses the first private key of a PEM file (PKCS #8, SEC 1 EC or PKCS #1 RSA), skipping
+// "EC PARAMETERS" blocks.
+func parsePrivateKey(data []byte, path string) (crypto.Signer, string) {
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		switch {
+		case block == nil:
+			return nil, fmt.Sprintf("%s holds no PEM private key; write the key issued with the certificate (tlsvpn pki issue writes NAME.key)", path)
+		case block.Type == "EC PARAMETERS":
+			continue
+		case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] != "":
+			return nil, fmt.Sprintf("%s is encrypted, and tlsvpn starts unattended; store it decrypted with mode 0600: openssl pkey -in %s -out %s", path, path, path)
+		}
+		key, err := parseKeyBlock(block)
+		if err != nil {
+			return nil, fmt.Sprintf("%s: the %s block does not parse (%v); write the key issued with the certificate", path, block.Type, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Sprintf("%s holds a %T, which cannot sign; use an ECDSA, Ed25519 or RSA key", path, key)
+		}
+		return signer, ""
+	}
+}
+
+func parseKeyBlock(block *pem.Block) (any, error) {
+	switch block.Type {
+	case "PRIVATE KEY":
+		return x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		return x509.ParseECPrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		return x509.ParsePKCS1PrivateKey(block.Bytes)
+	}
+	return nil, fmt.Errorf("%s is not a private key type", strings.ToLower(block.Type))
+}
+
+// checkKeyMatch refuses a key whose public half is not the certificate's.
+func (c *checker) checkKeyMatch(leaf *x509.Certificate, key crypto.Signer) {
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if ok && pub.Equal(leaf.PublicKey) {
+		return
+	}
+	c.errs.addf("tls.key", "%s does not belong to the certificate %s; use the key issued with that certificate, or re-issue both (tlsvpn pki issue %s --force)",
+		c.cfg.TLS.Key, c.cfg.TLS.Cert, c.name())
+}
+
+// name is the node name for command examples.
+func (c *checker) name() string {
+	if c.cfg.Name == "" {
+		return "NAME"
+	}
+	return c.cfg.Name
+}

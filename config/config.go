@@ -1,0 +1,120 @@
+package config
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults and limits of the configuration (documented in docs/config.md).
+const (
+	DefaultInterfaceName = "tlsvpn0"        // [interface] name
+	DefaultMTU           = 1500             // [interface] mtu
+	MinMTU               = 1280             // the IPv6 minimum link MTU
+	MaxMTU               = 65535            // the largest IP packet
+	DefaultKeepalive     = 10 * time.Second // [[peer]] keepalive
+	MinKeepalive         = time.Second      // [[peer]] keepalive lower bound
+	MaxInterfaceName     = 15               // IFNAMSIZ - 1 on Linux
+
+	OffloadAuto = "auto" // [interface] offload: use GSO/GRO when the kernel offers it (default)
+	OffloadOff  = "off"  // [interface] offload: plain packets, no GSO/GRO
+
+	// ExpiryWarning is how long before its NotAfter Load starts warning about a certificate.
+	ExpiryWarning = 21 * 24 * time.Hour
+)
+
+// Config is a validated configuration. Parse and Load return it only when it has no problem; it is
+// never modified afterwards, so it may be read from several goroutines at once.
+type Config struct {
+	Path      string // absolute path of the file
+	Name      string // this node's identity: a DNS SAN of TLS.Cert
+	TLS       TLS
+	Interface Interface
+	Listen    *Listen // nil when there is no [listen]
+	Control   Control
+	Peers     []Peer
+}
+
+// TLS holds absolute paths (relative ones in the file are resolved against the file's folder).
+type TLS struct {
+	CA   string // trust anchors, PEM
+	Cert string // own certificate, PEM, optionally followed by intermediates
+	Key  string // own private key, PEM, mode 0600
+	CRL  string // certificate revocation list, PEM; "" when unset
+}
+
+// Interface is the TUN interface of the node.
+type Interface struct {
+	Name      string         // default "tlsvpn0", at most 15 characters
+	Addresses []netip.Prefix // interface addresses; host bits allowed (100.64.0.1/24)
+	MTU       int            // default 1500, 1280..65535
+	Offload   string         // OffloadAuto (default) or OffloadOff
+}
+
+// Listen is where the node accepts peers.
+type Listen struct {
+	Address string // host:port, host an IP literal or empty; IPv6 as "[::]:4433"
+}
+
+// Control is the local control socket answered for `tlsvpn status`.
+type Control struct {
+	Socket string // a path, or "@name" for an abstract socket; default "@tlsvpn/<interface name>"
+}
+
+// Peer is one [[peer]] section.
+type Peer struct {
+	Name       string         // a DNS SAN of the peer's certificate (no wildcards)
+	Endpoint   string         // "" when not set; host:port, host may be a DNS name (not resolved here)
+	AllowedIPs []netip.Prefix // destinations routed to the peer and the inner sources accepted from it
+	Keepalive  time.Duration  // default 10s, at least 1s
+}
+
+// Routes returns every peer's allowed_ips that is not covered by one of the interface's own prefixes
+// (those reach the peer through the interface's connected route), in file order, without duplicates.
+// These are the routes to install on the interface. The slice is new; the caller owns it.
+func (c *Config) Routes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.Peers {
+		for _, pfx := range p.AllowedIPs {
+			if !c.coveredByInterface(pfx) && !slices.Contains(out, pfx) {
+				out = append(out, pfx)
+			}
+		}
+	}
+	return out
+}
+
+// coveredByInterface reports whether pfx lies inside the prefix of one of the interface's addresses.
+func (c *Config) coveredByInterface(pfx netip.Prefix) bool {
+	for _, a := range c.Interface.Addresses {
+		if covers(a.Masked(), pfx) {
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether outer contains all of inner.
+func covers(outer, inner netip.Prefix) bool {
+	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+}
+
+// Dials reports whether the node dials at least one peer (some peer has an endpoint).
+func (c *Config) Dials() bool {
+	return slices.ContainsFunc(c.Peers, func(p Peer) bool { return p.Endpoint != "" })
+}
+
+// Listens reports whether the node accepts peers ([listen] is present).
+func (c *Config) Listens() bool { return c.Listen != nil }
+
+// Peer returns the peer with the given name, compared without regard to case as DNS names are, or nil.
+// The pointer refers into c.Peers and must not be modified.
+func (c *Config) Peer(name string) *Peer {
+	for i := range c.Peers {
+		if strings.EqualFold(c.Peers[i].Name, name) {
+			return &c.Peers[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package config
+
+import (
+	"crypto/x509"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func prefixes(t *testing.T, ss ...string) []netip.Prefix {
+	t.Helper()
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
+	}
+	return out
+}
+
+func TestTheExamplesMatchTheTestTopology(t *testing.T) {
+	dir, err := filepath.Abs("../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki := filepath.Join(dir, "pki")
+	want := map[string]*Config{
+		"office-a.toml": {
+			Path: filepath.Join(dir, "office-a.toml"),
+			Name: "office-a",
+			TLS: TLS{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "office-a.pem"),
+				Key: filepath.Join(pki, "office-a.key"), CRL: filepath.Join(pki, "crl.pem")},
+			Interface: Interface{Name: "tlsvpn0", Addresses: prefixes(t, "100.64.0.1/24", "fd64::1/64"), MTU: 1500, Offload: "auto"},
+			Listen:    &Listen{Address: "0.0.0.0:4433"},
+			Control:   Control{Socket: "@tlsvpn/tlsvpn0"},
+			Peers: []Peer{{Name: "office-b",
+				AllowedIPs: prefixes(t, "100.64.0.2/32", "fd64::2/128", "10.2.0.0/24", "fd02::/64"),
+				Keepalive:  10 * time.Second}},
+		},
+		"office-b.toml": {
+			Path: filepath.Join(dir, "office-b.toml"),
+			Name: "office-b",
+			TLS: TLS{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "office-b.pem"),
+				Key: filepath.Join(pki, "office-b.key"), CRL: filepath.Join(pki, "crl.pem")},
+			Interface: Interface{Name: "tlsvpn0", Addresses: prefixes(t, "100.64.0.2/24", "fd64::2/64"), MTU: 1500, Offload: "auto"},
+			Control:   Control{Socket: "@tlsvpn/tlsvpn0"},
+			Peers: []Peer{{Name: "office-a", Endpoint: "198.18.0.1:4433",
+				AllowedIPs: prefixes(t, "100.64.0.1/32", "fd64::1/128", "10.1.0.0/24", "fd01::/64"),
+				Keepalive:  10 * time.Second}},
+		},
+	}
+	for file, w := range want {
+		t.Run(file, func(t *testing.T) {
+			c, err := Parse(filepath.Join(dir, file))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(c, w) {
+				t.Errorf("Parse(%s) =\n%+v\nwant\n%+v", file, c, w)
+			}
+		})
+	}
+}
+
+// TestTheExamplesLoadWithTheirCertificates copies both examples next to a fresh PKI, as `tlsvpn pki`
+// lays it out, and expects no problem and no warning.
+func TestTheExamplesLoadWithTheirCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, "tlsvpn demo CA", testNow.Add(-day), testNow.Add(10*year))
+	n := &node{t: t, dir: dir}
+	n.writeFile("pki/ca.pem", pemCerts(ca.cert), 0o644)
+	n.writeFile("pki/crl.pem", ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+	n.writeFile("proc/net/ipv4/ip_forward", []byte("1\n"), 0o644)
+	n.writeFile("proc/net/ipv6/conf/all/forwarding", []byte("1\n"), 0o644)
+	for _, name := range []string{"office-a", "office-b"} {
+		cert, key := ca.issue(leafSpec{names: []string{name}, notBefore: testNow.Add(-day), notAfter: testNow.Add(year),
+			eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
+		n.writeFile("pki/"+name+".pem", pemCerts(cert), 0o644)
+		n.writeFile("pki/"+name+".key", pemKey(t, key), 0o600)
+		example, err := os.ReadFile("../examples/" + name + ".toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.writeFile(name+".toml", example, 0o644)
+	}
+	loader := Loader{Now: func() time.Time { return testNow }, ProcSys: filepath.Join(dir, "proc")}
+	for _, name := range []string{"office-a", "office-b"} {
+		c, warnings, err := loader.Load(filepath.Join(dir, name+".toml"))
+		if err != nil || len(warnings) > 0 {
+			t.Errorf("Load(%s): %v; warnings %v", name, err, warnings)
+			continue
+		}
+		if c.Name != name {
+			t.Errorf("Load(%s).Name = %q", name, c.Name)
+		}
+	}
+}
+
+func TestRoutesLeaveOutTheTunnelPrefixAndDuplicates(t *testing.T) {
+	c := &Config{
+		Interface: Interface{Addresses: prefixes(t, "100.64.0.1/24", "fd64::1/64")},
+		Peers: []Peer{
+			{Name: "b", AllowedIPs: prefixes(t, "100.64.0.2/32", "10.2.0.0/24", "fd64::2/128", "fd02::/64", "10.2.0.0/24")},
+			{Name: "c", AllowedIPs: prefixes(t, "100.64.0.0/16", "0.0.0.0/0")},
+		},
+	}
+	want := prefixes(t, "10.2.0.0/24", "fd02::/64", "100.64.0.0/16", "0.0.0.0/0")
+	if got := c.Routes(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Routes() = %v, want %v", got, want)
+	}
+}
+
+func TestRolesFollowListenAndEndpoints(t *testing.T) {
+	c := &Config{Peers: []Peer{{Name: "b"}, {Name: "c"}}}
+	if c.Dials() || c.Listens() {
+		t.Errorf("a node without endpoints and [listen]: Dials=%v Listens=%v", c.Dials(), c.Listens())
+	}
+	c.Peers[1].Endpoint = "gw-c.example:4433"
+	c.Listen = &Listen{Address: ":4433"}
+	if !c.Dials() || !c.Listens() {
+		t.Errorf("a node with an endpoint and [listen]: Dials=%v Listens=%v", c.Dials(), c.Listens())
+	}
+}
+
+func TestPeerIsFoundByNameIgnoringCase(t *testing.T) {
+	c := &Config{Peers: []Peer{{Name: "office-b"}, {Name: "office-c"}}}
+	if p := c.Peer("Office-C"); p != &c.Peers[1] {
+		t.Errorf("Peer(Office-C) = %v, want the second peer", p)
+	}
+	if p := c.Peer("office-d"); p != nil {
+		t.Errorf("Peer(office-d) = %v, want nil", p)
+	}
+}
+
+func TestRestartKeysNameWhatAReloadCannotApply(t *testing.T) {
+	old, err := parse([]byte(baseConfig), testPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := parse([]byte(edit(t, "[interface]\n", "[interface]\nmtu = 1400\n")+
+		"\n[[peer]]\nname = \"office-c\"\nendpoint = \"gw-c.example:4433\"\nallowed_ips = [\"10.3.0.0/24\"]\n"), testPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := old.RestartKeys(next); !reflect.DeepEqual(got, []string{"interface.mtu"}) {
+		t.Errorf("RestartKeys = %v, want only interface.mtu (peers reload)", got)
+	}
+	if got := old.RestartKeys(old); len(got) != 0 {
+		t.Errorf("RestartKeys of an unchanged config = %v", got)
+	}
+}
+
+func TestMarshalThenParseGivesTheSameConfig(t *testing.T) {
+	c, err := Parse("../examples/office-b.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.MarshalTOML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := parse(data, c.Path)
+	if err != nil {
+		t.Fatalf("parse of MarshalTOML output: %v\n%s", err, data)
+	}
+	if !reflect.DeepEqual(c, again) {
+		t.Errorf("round trip changed the config:\n%+v\n%+v", c, again)
+	}
+}

@@ -1,0 +1,54 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// FuzzParse feeds arbitrary bytes to the parser. It must never panic; every failure must be an *Error
+// with at least one problem naming the file; and an accepted file must survive MarshalTOML and parse
+// unchanged. The seed corpus is in testdata/fuzz/FuzzParse, plus the examples and the test configs.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"../examples/office-a.toml", "../examples/office-b.toml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(baseConfig))
+	f.Add([]byte(trickyConfig))
+	f.Add([]byte(nodeConfig))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tm := time.AfterFunc(3*time.Second, func() { os.WriteFile("/tmp/hang.bin", data, 0o644); panic("hang") })
+		defer tm.Stop()
+		indexLines(data) // also on text the TOML parser refuses
+		c, err := parse(data, testPath)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || len(e.Problems) == 0 {
+				t.Fatalf("error %T without problems: %v", err, err)
+			}
+			for _, p := range e.Problems {
+				if p.File != testPath || p.Message == "" {
+					t.Fatalf("problem without file or message: %#v", p)
+				}
+			}
+			return
+		}
+		out, err := c.MarshalTOML()
+		if err != nil {
+			t.Fatalf("MarshalTOML: %v", err)
+		}
+		again, err := parse(out, testPath)
+		if err != nil {
+			t.Fatalf("parse of MarshalTOML output: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(c, again) {
+			t.Fatalf("round trip changed the config:\n%+v\n%+v", c, again)
+		}
+	})
+}

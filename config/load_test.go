@@ -1,0 +1,384 @@
+package config
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testNow is the fixed clock of the Load tests.
+var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	day  = 24 * time.Hour
+	year = 365 * day
+)
+
+// nodeConfig listens and dials, so its certificate needs both serverAuth and clientAuth.
+const nodeConfig = `name = "office-a"
+
+[tls]
+ca   = "pki/ca.pem"
+cert = "pki/office-a.pem"
+key  = "pki/office-a.key"
+crl  = "pki/crl.pem"
+
+[interface]
+address = ["100.64.0.1/24", "fd64::1/64"]
+
+[listen]
+address = "0.0.0.0:4433"
+
+[[peer]]
+name        = "office-b"
+endpoint    = "198.18.0.2:4433"
+allowed_ips = ["100.64.0.2/32", "fd64::2/128", "10.2.0.0/24", "fd02::/64"]
+`
+
+// node is a configuration with its PKI in a temporary folder, valid at testNow until a test breaks it.
+type node struct {
+	t    *testing.T
+	dir  string
+	ca   *testCA
+	leaf *x509.Certificate
+	proc string // fake /proc/sys, forwarding on
+}
+
+func newNode(t *testing.T) *node {
+	t.Helper()
+	n := &node{t: t, dir: t.TempDir()}
+	n.ca = newTestCA(t, "Test VPN CA", testNow.Add(-day), testNow.Add(10*year))
+	n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
+	n.setLeaf(n.ca, n.spec())
+	n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+	n.writeFile("office-a.toml", []byte(nodeConfig), 0o644)
+	n.proc = filepath.Join(n.dir, "proc")
+	n.writeFile("proc/net/ipv4/ip_forward", []byte("1\n"), 0o644)
+	n.writeFile("proc/net/ipv6/conf/all/forwarding", []byte("1\n"), 0o644)
+	return n
+}
+
+// spec is the certificate the node needs: its name, valid now, both usages.
+func (n *node) spec() leafSpec {
+	return leafSpec{
+		names:     []string{"office-a"},
+		notBefore: testNow.Add(-day),
+		notAfter:  testNow.Add(year),
+		eku:       []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+}
+
+// setLeaf writes a new certificate from issuer, and its key with mode 0600.
+func (n *node) setLeaf(issuer *testCA, s leafSpec, intermediates ...*x509.Certificate) {
+	n.t.Helper()
+	cert, key := issuer.issue(s)
+	n.leaf = cert
+	n.writeFile("pki/office-a.pem", pemCerts(append([]*x509.Certificate{cert}, intermediates...)...), 0o644)
+	n.writeFile("pki/office-a.key", pemKey(n.t, key), 0o600)
+}
+
+func (n *node) writeFile(rel string, data []byte, mode os.FileMode) {
+	n.t.Helper()
+	path := filepath.Join(n.dir, rel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, mode); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// editConfig replaces old by new in the node's configuration.
+func (n *node) editConfig(old, new string) {
+	n.t.Helper()
+	if !strings.Contains(nodeConfig, old) {
+		n.t.Fatalf("nodeConfig has no %q", old)
+	}
+	n.writeFile("office-a.toml", []byte(strings.Replace(nodeConfig, old, new, 1)), 0o644)
+}
+
+func (n *node) load() (*Config, []Problem, error) {
+	return Loader{Now: func() time.Time { return testNow }, ProcSys: n.proc}.Load(filepath.Join(n.dir, "office-a.toml"))
+}
+
+// loadProblems runs Load and returns its errors, failing the test when the error is not an *Error.
+func (n *node) loadProblems() []Problem {
+	n.t.Helper()
+	_, _, err := n.load()
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		n.t.Fatalf("error is %T, want *Error: %v", err, err)
+	}
+	return e.Problems
+}
+
+func TestLoadAcceptsAValidNode(t *testing.T) {
+	n := newNode(t)
+	c, warnings, err := n.load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("unexpected warnings: %v", warnings)
+	}
+	if c.TLS.Cert != filepath.Join(n.dir, "pki/office-a.pem") {
+		t.Errorf("cert path %q is not resolved against the file's folder", c.TLS.Cert)
+	}
+}
+
+func TestLoadAccepts(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(n *node)
+	}{
+		{"a listen-only node whose certificate has serverAuth alone", func(n *node) {
+			n.editConfig(`endpoint    = "198.18.0.2:4433"`, "")
+			s := n.spec()
+			s.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			n.setLeaf(n.ca, s)
+		}},
+		{"a certificate issued by an intermediate that follows it in the cert file", func(n *node) {
+			inter := n.ca.intermediate("Test Intermediate", testNow.Add(-day), testNow.Add(5*year))
+			n.setLeaf(inter, n.spec(), inter.cert)
+		}},
+		{"a critical RFC 3779 address block extension on CA and certificate", func(n *node) {
+			ext := pkix.Extension{Id: oidIPAddrBlocks, Critical: true, Value: []byte{0x30, 0x00}}
+			n.ca = newTestCA(t, "Test VPN CA", testNow.Add(-day), testNow.Add(10*year), ext)
+			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
+			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+			s := n.spec()
+			s.extra = []pkix.Extension{ext}
+			n.setLeaf(n.ca, s)
+		}},
+		{"a node without a CRL", func(n *node) {
+			n.editConfig("crl  = \"pki/crl.pem\"\n", "")
+		}},
+		{"a CRL in DER form", func(n *node) {
+			block, _ := pem.Decode(n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)))
+			n.writeFile("pki/crl.pem", block.Bytes, 0o644)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t)
+			tc.setup(n)
+			if _, warnings, err := n.load(); err != nil || len(warnings) > 0 {
+				t.Fatalf("Load: %v; warnings %v", err, warnings)
+			}
+		})
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(n *node)
+		key   string // the key path the problem names
+		fix   string // part of the message that tells the fix
+	}{
+		{"a missing CA file", func(n *node) { os.Remove(filepath.Join(n.dir, "pki/ca.pem")) },
+			"tls.ca", "tlsvpn pki init --dir"},
+		{"a missing certificate file", func(n *node) { os.Remove(filepath.Join(n.dir, "pki/office-a.pem")) },
+			"tls.cert", "tlsvpn pki issue office-a --dir"},
+		{"a missing key file", func(n *node) { os.Remove(filepath.Join(n.dir, "pki/office-a.key")) },
+			"tls.key", "tlsvpn pki issue office-a --dir"},
+		{"a missing CRL file", func(n *node) { os.Remove(filepath.Join(n.dir, "pki/crl.pem")) },
+			"tls.crl", "tlsvpn pki crl --dir"},
+		{"a CA path that is a directory, which cannot be read as a file", func(n *node) {
+			n.editConfig(`ca   = "pki/ca.pem"`, `ca   = "pki"`)
+		}, "tls.ca", "point tls.ca at the PEM file"},
+		{"a CA file that holds no PEM", func(n *node) { n.writeFile("pki/ca.pem", []byte("not pem\n"), 0o644) },
+			"tls.ca", "write the CA certificate in PEM form"},
+		{"a certificate that does not parse", func(n *node) {
+			n.writeFile("pki/office-a.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}}), 0o644)
+		}, "tls.cert", "replace it with the certificate in PEM form"},
+		{"a key file that holds no PEM", func(n *node) { n.writeFile("pki/office-a.key", []byte("secret\n"), 0o600) },
+			"tls.key", "write the key issued with the certificate"},
+		{"a key block that does not parse", func(n *node) {
+			n.writeFile("pki/office-a.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}), 0o600)
+		}, "tls.key", "write the key issued with the certificate"},
+		{"an encrypted key", func(n *node) {
+			n.writeFile("pki/office-a.key", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}}), 0o600)
+		}, "tls.key", "openssl pkey"},
+		{"a CRL that does not parse", func(n *node) {
+			n.writeFile("pki/crl.pem", pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: []byte{1, 2}}), 0o644)
+		}, "tls.crl", "re-create it: tlsvpn pki crl"},
+		{"a key that does not match the certificate", func(n *node) {
+			_, other := n.ca.issue(n.spec())
+			n.writeFile("pki/office-a.key", pemKey(n.t, other), 0o600)
+		}, "tls.key", "use the key issued with that certificate"},
+		{"a key readable by others", func(n *node) {
+			os.Chmod(filepath.Join(n.dir, "pki/office-a.key"), 0o644)
+		}, "tls.key", "chmod 600 "},
+		{"a key readable by its group", func(n *node) {
+			os.Chmod(filepath.Join(n.dir, "pki/office-a.key"), 0o640)
+		}, "tls.key", "chmod 600 "},
+		{"an expired certificate", func(n *node) {
+			s := n.spec()
+			s.notBefore, s.notAfter = testNow.Add(-year), testNow.Add(-day)
+			n.setLeaf(n.ca, s)
+		}, "tls.cert", "renew it: tlsvpn pki renew office-a"},
+		{"a certificate not yet valid", func(n *node) {
+			s := n.spec()
+			s.notBefore = testNow.Add(day)
+			n.setLeaf(n.ca, s)
+		}, "tls.cert", "check this host's clock"},
+		{"a certificate from another CA", func(n *node) {
+			other := newTestCA(t, "Other CA", testNow.Add(-day), testNow.Add(year))
+			n.setLeaf(other, n.spec())
+		}, "tls.cert", "point tls.ca at the CA that issued it"},
+		{"a certificate from an intermediate missing from the cert file", func(n *node) {
+			inter := n.ca.intermediate("Test Intermediate", testNow.Add(-day), testNow.Add(5*year))
+			n.setLeaf(inter, n.spec())
+		}, "tls.cert", "point tls.ca at the CA that issued it"},
+		{"an expired CA", func(n *node) {
+			n.ca = newTestCA(t, "Old CA", testNow.Add(-2*year), testNow.Add(-day))
+			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
+			n.setLeaf(n.ca, n.spec())
+			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-2*day), testNow.Add(30*day)), 0o644)
+		}, "tls.ca", "renew that CA"},
+		{"a listening node whose certificate lacks serverAuth", func(n *node) {
+			s := n.spec()
+			s.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+			n.setLeaf(n.ca, s)
+		}, "tls.cert", "lacks the extended key usage serverAuth"},
+		{"a dialing node whose certificate lacks clientAuth", func(n *node) {
+			s := n.spec()
+			s.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			n.setLeaf(n.ca, s)
+		}, "tls.cert", "lacks the extended key usage clientAuth"},
+		{"a certificate with anyExtendedKeyUsage alone", func(n *node) {
+			s := n.spec()
+			s.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
+			n.setLeaf(n.ca, s)
+		}, "tls.cert", "anyExtendedKeyUsage is not enough"},
+		{"a certificate without extended key usages", func(n *node) {
+			s := n.spec()
+			s.eku = nil
+			n.setLeaf(n.ca, s)
+		}, "tls.cert", "issue a certificate with serverAuth and clientAuth"},
+		{"a name that is not a DNS SAN of the certificate", func(n *node) {
+			s := n.spec()
+			s.names = []string{"office-z"}
+			n.setLeaf(n.ca, s)
+		}, "name", "set name to the certificate's name"},
+		{"a CRL signed by another CA", func(n *node) {
+			other := newTestCA(t, "Other CA", testNow.Add(-day), testNow.Add(year))
+			n.writeFile("pki/crl.pem", other.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+		}, "tls.crl", "use the CRL of that CA"},
+		{"a certificate revoked by the CRL", func(n *node) {
+			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day), n.leaf), 0o644)
+		}, "tls.cert", "issue a new certificate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t)
+			tc.setup(n)
+			p := findProblem(t, n.loadProblems(), tc.key, tc.fix)
+			t.Log(p)
+			if p.Line == 0 {
+				t.Errorf("problem has no line: %v", p)
+			}
+		})
+	}
+}
+
+func TestLoadReportsParseAndFileProblemsTogether(t *testing.T) {
+	n := newNode(t)
+	n.editConfig("[interface]\n", "[interface]\nmtu = 100\n")
+	os.Chmod(filepath.Join(n.dir, "pki/office-a.key"), 0o644)
+	os.Remove(filepath.Join(n.dir, "pki/crl.pem"))
+	c, _, err := n.load()
+	if c != nil {
+		t.Error("Load returned a Config with an error")
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error is %T, want *Error: %v", err, err)
+	}
+	findProblem(t, e.Problems, "interface.mtu", "write a value in that range")
+	findProblem(t, e.Problems, "tls.key", "chmod 600")
+	findProblem(t, e.Problems, "tls.crl", "does not exist")
+	if len(e.Problems) != 3 {
+		t.Errorf("got %d problems, want 3: %v", len(e.Problems), e)
+	}
+}
+
+func TestLoadStopsAtSyntaxErrors(t *testing.T) {
+	n := newNode(t)
+	n.editConfig(`name = "office-a"`, `name = `)
+	c, warnings, err := n.load()
+	if c != nil || warnings != nil || err == nil {
+		t.Fatalf("Load = %v, %v, %v; want only an error", c, warnings, err)
+	}
+	if !strings.Contains(err.Error(), "office-a.toml:1: syntax error") {
+		t.Errorf("error %q does not name the file and line", err)
+	}
+}
+
+func TestLoadWarns(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(n *node)
+		key   string
+		fix   string
+	}{
+		{"when IPv4 forwarding is off while a LAN is routed", func(n *node) {
+			n.writeFile("proc/net/ipv4/ip_forward", []byte("0\n"), 0o644)
+		}, "peer[0].allowed_ips[2]", "sysctl -w net.ipv4.ip_forward=1"},
+		{"when IPv6 forwarding is off while an IPv6 LAN is routed", func(n *node) {
+			n.writeFile("proc/net/ipv6/conf/all/forwarding", []byte("0\n"), 0o644)
+		}, "peer[0].allowed_ips[3]", "sysctl -w net.ipv6.conf.all.forwarding=1"},
+		{"when the certificate expires within 21 days", func(n *node) {
+			s := n.spec()
+			s.notAfter = testNow.Add(10 * day)
+			n.setLeaf(n.ca, s)
+		}, "tls.cert", "renew it: tlsvpn pki renew office-a"},
+		{"when the CA expires within 21 days", func(n *node) {
+			n.ca = newTestCA(t, "Old CA", testNow.Add(-2*year), testNow.Add(20*day))
+			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
+			s := n.spec()
+			s.notAfter = testNow.Add(15 * day)
+			n.setLeaf(n.ca, s)
+			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(10*day)), 0o644)
+		}, "tls.ca", "make a new CA"},
+		{"when the CRL is past its next update", func(n *node) {
+			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-40*day), testNow.Add(-10*day)), 0o644)
+		}, "tls.crl", "re-sign it (tlsvpn pki crl"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t)
+			tc.setup(n)
+			c, warnings, err := n.load()
+			if err != nil || c == nil {
+				t.Fatalf("a warning made Load fail: %v", err)
+			}
+			p := findProblem(t, warnings, tc.key, tc.fix)
+			t.Log(p)
+		})
+	}
+}
+
+func TestNoForwardingWarningWhenOnlyTunnelAddressesAreRouted(t *testing.T) {
+	n := newNode(t)
+	n.editConfig(`allowed_ips = ["100.64.0.2/32", "fd64::2/128", "10.2.0.0/24", "fd02::/64"]`,
+		`allowed_ips = ["100.64.0.2/32", "fd64::2/128"]`)
+	n.writeFile("proc/net/ipv4/ip_forward", []byte("0\n"), 0o644)
+	n.writeFile("proc/net/ipv6/conf/all/forwarding", []byte("0\n"), 0o644)
+	if _, warnings, err := n.load(); err != nil || len(warnings) > 0 {
+		t.Fatalf("Load: %v; warnings %v", err, warnings)
+	}
+}

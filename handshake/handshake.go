@@ -1,0 +1,203 @@
+// Package handshake turns a TCP connection into an authenticated Session:
+// TLS 1.3 only, ALPN "tlsvpn/1", both certificates verified inside the TLS
+// handshake (so a refused peer receives an alert), the peer identified by
+// a DNS SAN among the configured peers, then the parameter exchange of
+// docs/protocol.md.
+package handshake
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// ALPN is the application protocol both sides must negotiate.
+const ALPN = "tlsvpn/1"
+
+// Timeouts of the two phases.
+const (
+	TLSTimeout    = 10 * time.Second
+	ParamsTimeout = 5 * time.Second
+)
+
+// Session is an authenticated connection to a configured peer, after the
+// parameter exchange. The caller owns Conn and must close it.
+type Session struct {
+	Conn   *tls.Conn
+	Peer   string // the configured peer's name
+	Local  Params
+	Remote Params
+	Leaf   *x509.Certificate // the peer's certificate
+	State  tls.ConnectionState
+	Dialed bool // this node dialed the connection
+}
+
+// Handshaker authenticates connections. Its credentials and peers can be
+// replaced at any time with Update; handshakes in progress keep the view
+// they started with. It is safe for concurrent use.
+type Handshaker struct {
+	name string
+	log  *slog.Logger
+	now  func() time.Time
+	pol  atomic.Pointer[policy]
+}
+
+// New returns a Handshaker for the node called name. now is the clock
+// (nil: time.Now).
+func New(name string, creds *Credentials, peers []PeerPolicy, log *slog.Logger, now func() time.Time) *Handshaker {
+	if now == nil {
+		now = time.Now
+	}
+	h := &Handshaker{name: name, log: log, now: now}
+	h.Update(creds, peers)
+	return h
+}
+
+// Update replaces the credentials and the configured peers.
+func (h *Handshaker) Update(creds *Credentials, peers []PeerPolicy) {
+	m := make(map[string]PeerPolicy, len(peers))
+	for _, p := range peers {
+		m[p.Name] = p
+	}
+	h.pol.Store(&policy{creds: creds, peers: m})
+}
+
+// Credentials returns the credentials in force.
+func (h *Handshaker) Credentials() *Credentials { return h.pol.Load().creds }
+
+// Verify re-checks a peer's chain against the policy in force now, as a
+// reload does for live sessions. It returns nil or a *Refusal.
+func (h *Handshaker) Verify(s *Session) error {
+	role := x509.ExtKeyUsageClientAuth
+	if s.Dialed {
+		role = x509.ExtKeyUsageServerAuth
+	}
+	_, _, err := h.pol.Load().verify(s.State, role, s.Peer, h.now())
+	return err
+}
+
+// Client runs the client side over raw, expecting the peer called peer.
+func (h *Handshaker) Client(ctx context.Context, raw net.Conn, peer string, local Params) (*Session, error) {
+	return h.run(ctx, raw, peer, local)
+}
+
+// Server runs the server side over raw.
+func (h *Handshaker) Server(ctx context.Context, raw net.Conn, local Params) (*Session, error) {
+	return h.run(ctx, raw, "", local)
+}
+
+func (h *Handshaker) run(ctx context.Context, raw net.Conn, want string, local Params) (*Session, error) {
+	dialed := want != ""
+	pol := h.pol.Load()
+	s := &Session{Local: local, Dialed: dialed}
+	cfg := h.tlsConfig(pol, s, want)
+	var conn *tls.Conn
+	if dialed {
+		conn = tls.Client(raw, cfg)
+	} else {
+		conn = tls.Server(raw, cfg)
+	}
+	s.Conn = conn
+	remote := raw.RemoteAddr().String()
+	if err := h.tls(ctx, conn); err != nil {
+		err = h.refused(err, remote, want)
+		conn.Close()
+		return nil, err
+	}
+	s.State = conn.ConnectionState()
+	if err := h.exchange(s); err != nil {
+		err = h.refused(err, remote, s.Peer)
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (h *Handshaker) tlsConfig(pol *policy, s *Session, want string) *tls.Config {
+	cert := pol.creds.Cert
+	role := x509.ExtKeyUsageClientAuth
+	if want != "" {
+		role = x509.ExtKeyUsageServerAuth
+	}
+	return &tls.Config{
+		MinVersion:                  tls.VersionTLS13,
+		MaxVersion:                  tls.VersionTLS13,
+		NextProtos:                  []string{ALPN},
+		Certificates:                []tls.Certificate{cert},
+		ClientAuth:                  tls.RequireAnyClientCert,
+		InsecureSkipVerify:          true, // verification is ours, in VerifyConnection
+		SessionTicketsDisabled:      true,
+		DynamicRecordSizingDisabled: true,
+		ServerName:                  want,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			name, leaf, err := pol.verify(cs, role, want, h.now())
+			s.Peer, s.Leaf = name, leaf
+			return err
+		},
+	}
+}
+
+func (h *Handshaker) tls(ctx context.Context, conn *tls.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, TLSTimeout)
+	defer cancel()
+	return conn.HandshakeContext(ctx)
+}
+
+func (h *Handshaker) exchange(s *Session) error {
+	s.Local.Node = h.name
+	if err := s.Conn.SetDeadline(time.Now().Add(ParamsTimeout)); err != nil {
+		return fmt.Errorf("set deadline: %w", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- writeParams(s.Conn, s.Local) }()
+	remote, rerr := readParams(s.Conn)
+	werr := <-errc
+	if err := errors.Join(rerr, werr); err != nil {
+		return err
+	}
+	if err := checkParams(s.Local, remote, s.Peer); err != nil {
+		return err
+	}
+	s.Remote = remote
+	return s.Conn.SetDeadline(time.Time{})
+}
+
+// refused logs one line for a failed handshake and returns a *Refusal
+// (or the error itself when it is no refusal, e.g. a reset connection).
+func (h *Handshaker) refused(err error, remote, peer string) error {
+	var r *Refusal
+	if !errors.As(err, &r) {
+		r = classifyTLS(err)
+	}
+	attrs := []any{"remote", remote, "reason", r.Reason, "detail", r.Detail}
+	if peer != "" {
+		attrs = append(attrs, "peer", peer)
+	}
+	h.log.Warn("handshake refused", attrs...)
+	return r
+}
+
+// classifyTLS names the refusals that crypto/tls makes before our
+// VerifyConnection runs.
+func classifyTLS(err error) *Refusal {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "didn't provide a certificate"), strings.Contains(msg, "certificate required"):
+		return &Refusal{Reason: ReasonNoCertificate, Detail: msg}
+	case strings.Contains(msg, "unsupported versions"), strings.Contains(msg, "protocol version"):
+		return &Refusal{Reason: ReasonTLSVersion, Detail: msg}
+	case strings.Contains(msg, "application protocol"):
+		return &Refusal{Reason: ReasonALPN, Detail: msg}
+	case strings.Contains(msg, "bad certificate"), strings.Contains(msg, "unknown certificate authority"),
+		strings.Contains(msg, "certificate expired"):
+		return &Refusal{Reason: ReasonInvalid, Detail: "the peer refused our certificate: " + msg}
+	}
+	return &Refusal{Reason: ReasonHandshake, Detail: msg}
+}

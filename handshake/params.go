@@ -1,0 +1,84 @@
+package handshake
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/tlsvpn/tlsvpn/internal/wire"
+)
+
+// ProtocolVersion is the version of the stream protocol in docs/protocol.md.
+const ProtocolVersion = 1
+
+// Purpose says why a connection was made.
+type Purpose string
+
+const (
+	PurposeConnect Purpose = "connect" // first connection, or a redial after an outage
+	PurposeRotate  Purpose = "rotate"  // replaces a live connection make-before-break
+)
+
+// Params is the parameter message each side sends after the TLS handshake.
+type Params struct {
+	Version int      `json:"version"`
+	Node    string   `json:"node"`    // the sender's name
+	BootID  string   `json:"boot_id"` // random per process start; a new one means the peer restarted
+	MTU     int      `json:"mtu"`
+	GSO     []string `json:"gso"` // GSO types the sender accepts in packet frames: "tcpv4", "tcpv6", "udp"
+	Purpose Purpose  `json:"purpose"`
+}
+
+func writeParams(w io.Writer, p Params) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode parameters: %w", err)
+	}
+	if len(body) > wire.MaxControlPayload {
+		return fmt.Errorf("encode parameters: %d bytes, limit %d", len(body), wire.MaxControlPayload)
+	}
+	if _, err := w.Write(wire.AppendFrame(nil, wire.TypeParams, body)); err != nil {
+		return fmt.Errorf("send parameters: %w", err)
+	}
+	return nil
+}
+
+func readParams(r io.Reader) (Params, error) {
+	var p Params
+	var h [wire.HeaderLen]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return p, fmt.Errorf("read parameters: %w", err)
+	}
+	t, n, err := wire.ParseHeader(h[:])
+	if err != nil {
+		return p, refuse(ReasonParams, "%v", err)
+	}
+	if t != wire.TypeParams {
+		return p, refuse(ReasonParams, "first frame has type %#x, want parameters (%#x)", uint8(t), uint8(wire.TypeParams))
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return p, fmt.Errorf("read parameters: %w", err)
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return p, refuse(ReasonParams, "malformed parameter message: %v", err)
+	}
+	return p, nil
+}
+
+// checkParams compares the peer's parameters with ours.
+func checkParams(local, remote Params, peer string) error {
+	switch {
+	case remote.Version != ProtocolVersion:
+		return refuse(ReasonParams, "peer speaks protocol version %d, this node %d; run the same tlsvpn release on both", remote.Version, ProtocolVersion)
+	case remote.Node != peer:
+		return refuse(ReasonParams, "peer calls itself %q but its certificate names %q", remote.Node, peer)
+	case remote.MTU != local.MTU:
+		return refuse(ReasonParams, "MTU mismatch: this node %d, peer %d; set the same interface.mtu on both", local.MTU, remote.MTU)
+	case remote.BootID == "":
+		return refuse(ReasonParams, "peer sent no boot id")
+	case remote.Purpose != PurposeConnect && remote.Purpose != PurposeRotate:
+		return refuse(ReasonParams, "unknown connection purpose %q", remote.Purpose)
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package handshake
+
+import (
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
+)
+
+// minRSABits is the smallest RSA modulus accepted anywhere in a chain.
+const minRSABits = 2048
+
+// PeerPolicy is what a node knows about one configured peer.
+type PeerPolicy struct {
+	Name       string         // a DNS SAN the peer's certificate must carry
+	AllowedIPs []netip.Prefix // must lie inside the certificate's address blocks, if it has any
+}
+
+// policy is one consistent view of credentials and peers.
+type policy struct {
+	creds *Credentials
+	peers map[string]PeerPolicy
+}
+
+// verify checks the peer's chain for the given role (the EKU the peer
+// needs: ClientAuth when we are the server) and returns the matched peer.
+// want, when set, is the only peer name acceptable (the one we dialed).
+func (p *policy) verify(cs tls.ConnectionState, role x509.ExtKeyUsage, want string, now time.Time) (string, *x509.Certificate, error) {
+	if cs.Version != tls.VersionTLS13 {
+		return "", nil, refuse(ReasonTLSVersion, "negotiated %s; only TLS 1.3 is accepted", tls.VersionName(cs.Version))
+	}
+	if cs.NegotiatedProtocol != ALPN {
+		return "", nil, refuse(ReasonALPN, "application protocol %q; %q is required", cs.NegotiatedProtocol, ALPN)
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return "", nil, refuse(ReasonNoCertificate, "the peer sent no certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	if err := checkLeaf(leaf, role); err != nil {
+		return "", leaf, err
+	}
+	if err := p.checkChain(cs.PeerCertificates, role, now); err != nil {
+		return "", leaf, err
+	}
+	if err := p.checkRevocation(cs.PeerCertificates, now); err != nil {
+		return "", leaf, err
+	}
+	name, err := p.match(leaf, want)
+	if err != nil {
+		return "", leaf, err
+	}
+	if err := p.checkBlocks(leaf, p.peers[name]); err != nil {
+		return name, leaf, err
+	}
+	return name, leaf, nil
+}
+
+// checkLeaf applies the rules stricter than crypto/x509's defaults.
+func checkLeaf(leaf *x509.Certificate, role x509.ExtKeyUsage) error {
+	if leaf.IsCA {
+		return refuse(ReasonCAAsLeaf, "certificate %q is a CA certificate; issue a node certificate", leaf.Subject.CommonName)
+	}
+	if !slices.Contains(leaf.ExtKeyUsage, role) {
+		return refuse(ReasonWrongEKU, "certificate %q lacks extended key usage %s", leaf.Subject.CommonName, ekuName(role))
+	}
+	return nil
+}
+
+func (p *policy) checkChain(chain []*x509.Certificate, role x509.ExtKeyUsage, now time.Time) error {
+	for _, c := range chain {
+		if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+			return refuse(ReasonWeakKey, "certificate %q has a %d-bit RSA key; at least %d bits are required",
+				c.Subject.CommonName, k.N.BitLen(), minRSABits)
+		}
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(stripHandled(c))
+	}
+	_, err := stripHandled(chain[0]).Verify(x509.VerifyOptions{
+		Roots:         p.creds.Roots,
+		Intermediates: inter,
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{role},
+	})
+	if err == nil {
+		return nil
+	}
+	return classify(err, chain[0], now)
+}
+
+func classify(err error, leaf *x509.Certificate, now time.Time) error {
+	var inv x509.CertificateInvalidError
+	var ua x509.UnknownAuthorityError
+	switch {
+	case errors.As(err, &ua):
+		return refuse(ReasonUnknownAuthority, "%v", err)
+	case errors.As(err, &inv) && inv.Reason == x509.Expired:
+		if now.Before(leaf.NotBefore) {
+			return refuse(ReasonNotYetValid, "certificate %q is valid from %s", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339))
+		}
+		if now.After(leaf.NotAfter) {
+			return refuse(ReasonExpired, "certificate %q expired at %s", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+		return refuse(ReasonExpired, "a certificate in the chain of %q is outside its validity: %v", leaf.Subject.CommonName, err)
+	case errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage:
+		return refuse(ReasonWrongEKU, "%v", err)
+	}
+	return refuse(ReasonInvalid, "%v", err)
+}
+
+func (p *policy) checkRevocation(chain []*x509.Certificate, now time.Time) error {
+	crl := p.creds.CRL
+	if crl == nil {
+		return nil
+	}
+	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+		return refuse(ReasonCRLStale, "the CRL's next update was %s; re-sign it (tlsvpn pki crl)", crl.NextUpdate.UTC().Format(time.RFC3339))
+	}
+	for _, c := range chain {
+		if at, ok := p.creds.Revoked[c.SerialNumber.String()]; ok {
+			return refuse(ReasonRevoked, "certificate %q (serial %x) was revoked at %s", c.Subject.CommonName, c.SerialNumber, at.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// match finds the one configured peer named by a DNS SAN of leaf.
+func (p *policy) match(leaf *x509.Certificate, want string) (string, error) {
+	var found []string
+	for _, n := range leaf.DNSNames {
+		if strings.Contains(n, "*") {
+			continue
+		}
+		if _, ok := p.peers[n]; ok && !slices.Contains(found, n) {
+			found = append(found, n)
+		}
+	}
+	switch {
+	case want != "" && !slices.Contains(leaf.DNSNames, want):
+		return "", refuse(ReasonWrongName, "dialed %q but the certificate names %v", want, leaf.DNSNames)
+	case want != "":
+		if _, ok := p.peers[want]; !ok {
+			return "", refuse(ReasonWrongName, "peer %q is no longer configured", want)
+		}
+		return want, nil
+	case len(found) == 0:
+		return "", refuse(ReasonWrongName, "no configured peer is named by the certificate's DNS names %v", leaf.DNSNames)
+	case len(found) > 1:
+		return "", refuse(ReasonAmbiguousName, "the certificate names several configured peers %v", found)
+	}
+	return found[0], nil
+}
+
+// checkBlocks enforces RFC 3779 address blocks: when the certificate has
+// them, every allowed_ips prefix of the peer must lie inside them.
+func (p *policy) checkBlocks(leaf *x509.Certificate, peer PeerPolicy) error {
+	blocks, present, err := ipblocks.FromCertificate(leaf)
+	if err != nil {
+		return refuse(ReasonAddressBlocks, "cannot parse the address blocks of %q: %v", leaf.Subject.CommonName, err)
+	}
+	if !present {
+		return nil
+	}
+	for _, a := range peer.AllowedIPs {
+		if !ipblocks.Covers(blocks, a) {
+			return refuse(ReasonAddressBlocks, "allowed_ips %v of peer %q are not all inside the certificate's address blocks %v",
+				peer.AllowedIPs, peer.Name, blocks)
+		}
+	}
+	return nil
+}
+
+func ekuName(e x509.ExtKeyUsage) string {
+	switch e {
+	case x509.ExtKeyUsageServerAuth:
+		return "serverAuth"
+	case x509.ExtKeyUsageClientAuth:
+		return "clientAuth"
+	}
+	return "unknown"
+}

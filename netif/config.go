@@ -1,0 +1,35 @@
+package netif
+
+import (
+	"log/slog"
+	"net/netip"
+)
+
+// TUNConfig says how CreateTUN makes a TUN device.
+type TUNConfig struct {
+	// Name is the interface name, 1 to 15 bytes. CreateTUN refuses a name
+	// that is already taken.
+	Name string
+	// MTU is the interface MTU, 68 to 65535.
+	MTU int
+	// Offload enables GSO/checksum offloads. When false the device is set
+	// to TUNSETOFFLOAD(0) for good: Read yields only plain, fully
+	// checksummed packets, Offload() is 0 and SetOffload keeps it so.
+	Offload bool
+	// TxQueueLen is the interface's transmit queue length (the kernel-side
+	// ring of packets waiting for Read); 0 leaves the kernel default.
+	TxQueueLen int
+	// Logger receives the probe result and teardown problems; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// LinkConfig is the host configuration Configure applies to an interface.
+type LinkConfig struct {
+	// Addresses are the interface's own addresses with their prefix
+	// length, IPv4 or IPv6 (e.g. 100.64.0.1/24, fd64::1/64).
+	Addresses []netip.Prefix
+	// Routes are prefixes routed through the interface: the allowed IPs
+	// not already covered by the interface's own prefixes.
+	Routes []netip.Prefix
+}

@@ -1,0 +1,45 @@
+//go:build !linux
+
+package netif
+
+import "net/netip"
+
+// TUN is the Linux TUN device; elsewhere it cannot be created.
+type TUN struct{}
+
+// CreateTUN returns ErrUnsupported outside Linux.
+func CreateTUN(c TUNConfig) (*TUN, error) { return nil, ErrUnsupported }
+
+// Configure returns ErrUnsupported outside Linux.
+func Configure(name string, c LinkConfig) (undo func() error, err error) {
+	return nil, ErrUnsupported
+}
+
+// AddRoute returns ErrUnsupported outside Linux.
+func AddRoute(name string, p netip.Prefix) error { return ErrUnsupported }
+
+// DelRoute returns ErrUnsupported outside Linux.
+func DelRoute(name string, p netip.Prefix) error { return ErrUnsupported }
+
+// Name is empty outside Linux.
+func (t *TUN) Name() string { return "" }
+
+// MTU is 0 outside Linux.
+func (t *TUN) MTU() int { return 0 }
+
+// Read returns ErrUnsupported outside Linux.
+func (t *TUN) Read(b []byte, wait bool) (int, error) { return 0, ErrUnsupported }
+
+// Write returns ErrUnsupported outside Linux.
+func (t *TUN) Write(b []byte) error { return ErrUnsupported }
+
+// SetOffload returns ErrUnsupported outside Linux.
+func (t *TUN) SetOffload(o Offload) error { return ErrUnsupported }
+
+// Offload is 0 outside Linux.
+func (t *TUN) Offload() Offload { return 0 }
+
+// Close does nothing outside Linux.
+func (t *TUN) Close() error { return nil }
+
+var _ Device = (*TUN)(nil)

@@ -1,0 +1,82 @@
+package tunnel
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/wire"
+)
+
+// acceptLoop accepts connections and authenticates each in its own
+// goroutine, at most maxHandshakes at a time.
+func (e *Engine) acceptLoop() {
+	for {
+		raw, err := e.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || e.ctx.Err() != nil {
+				return
+			}
+			e.log.Warn("accept", "err", err)
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-e.ctx.Done():
+				return
+			}
+			continue
+		}
+		select {
+		case e.handshake <- struct{}{}:
+		default:
+			e.log.Warn("too many handshakes in progress; closing", "remote", raw.RemoteAddr().String())
+			raw.Close()
+			continue
+		}
+		e.goroutine(func() {
+			defer func() { <-e.handshake }()
+			e.serve(raw)
+		})
+	}
+}
+
+func (e *Engine) serve(raw net.Conn) {
+	cork := tuneSocket(raw, DefaultKeepalive)
+	s, err := e.auth.Server(e.ctx, cork, e.params(handshake.PurposeConnect))
+	if err != nil {
+		return // the handshake logged the refusal
+	}
+	if err := e.attachSession(s, cork); err != nil {
+		e.log.Info("connection not kept", "peer", s.Peer, "remote", raw.RemoteAddr().String(), "reason", err)
+	}
+}
+
+var (
+	errUnknownPeer = errors.New("peer is no longer configured")
+	errDuplicate   = errors.New("simultaneous dial lost to the connection dialed by the node whose name sorts first")
+)
+
+// attachSession turns an authenticated session into the peer's connection.
+func (e *Engine) attachSession(s *handshake.Session, cork *corkConn) error {
+	p := e.peer(s.Peer)
+	if p == nil || e.ctx.Err() != nil {
+		s.Conn.Close()
+		return errUnknownPeer
+	}
+	if ka := p.keepalive(); ka != DefaultKeepalive {
+		setUserTimeout(cork.Conn, ka)
+	}
+	c := newConn(e, p, s, cork)
+	if !p.attach(c) {
+		s.Conn.Write(wire.AppendFrame(nil, wire.TypeClose, []byte{byte(wire.CloseDuplicate)}))
+		s.Conn.Close()
+		return errDuplicate
+	}
+	st := s.State
+	e.log.Info("peer connected", "peer", p.name, "remote", s.Conn.RemoteAddr().String(),
+		"dialed", s.Dialed, "purpose", string(s.Local.Purpose), "tls", tlsVersion(st.Version),
+		"cipher", cipherName(st.CipherSuite), "group", st.CurveID.String(),
+		"gso", s.Remote.GSO)
+	e.updateOffload()
+	return nil
+}

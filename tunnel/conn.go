@@ -1,0 +1,315 @@
+package tunnel
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/wire"
+	"github.com/tlsvpn/tlsvpn/netif"
+)
+
+// Connection tuning.
+const (
+	queueLen      = 4               // batches waiting for one connection's writer
+	readBufSize   = 1 << 20         // the reader's linear buffer
+	retireTimeout = 5 * time.Second // how long a retired connection may take to drain
+	closeShutdown = wire.CloseShutdown
+)
+
+// conn is one authenticated connection to a peer, with a writer goroutine
+// (batches and control frames to TLS) and a reader goroutine (TLS to the
+// device). kill closes it at once; retire closes it after what is queued.
+type conn struct {
+	e      *Engine
+	p      *peer
+	sess   *handshake.Session
+	tls    *tls.Conn
+	cork   *corkConn
+	accept netif.Offload // GSO types the peer accepts
+	since  time.Time
+	ka     time.Duration
+
+	out      chan *batch
+	ctl      chan struct{} // wakes the writer for a pong
+	pongVal  atomic.Uint64
+	pongDue  atomic.Bool
+	retiring chan wire.CloseReason // one retire request
+	dead     chan struct{}         // closed by kill
+	done     chan struct{}         // closed when both goroutines have returned
+	killOnce sync.Once
+	err      atomic.Value // error that ended the connection
+
+	lastRecv atomic.Int64 // unix nanos of the last frame read
+	rtt      atomic.Int64 // last keepalive round trip, nanoseconds
+}
+
+func newConn(e *Engine, p *peer, s *handshake.Session, cork *corkConn) *conn {
+	c := &conn{
+		e: e, p: p, sess: s, tls: s.Conn, cork: cork,
+		accept: offloadFromNames(s.Remote.GSO), since: time.Now(), ka: p.keepalive(),
+		out: make(chan *batch, queueLen), ctl: make(chan struct{}, 1),
+		retiring: make(chan wire.CloseReason, 1), dead: make(chan struct{}), done: make(chan struct{}),
+	}
+	c.lastRecv.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *conn) start() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	c.e.goroutine(func() { defer wg.Done(); c.writeLoop() })
+	c.e.goroutine(func() { defer wg.Done(); c.readLoop() })
+	c.e.goroutine(func() {
+		wg.Wait()
+		close(c.done)
+		c.p.detach(c)
+	})
+}
+
+// kill closes the connection now; err says why (nil for a clean end).
+func (c *conn) kill(err error) {
+	c.killOnce.Do(func() {
+		if err != nil {
+			c.err.Store(err)
+		}
+		close(c.dead)
+		c.tls.NetConn().Close()
+	})
+}
+
+// retire asks the writer to send what is queued, then a Close frame, then
+// close_notify; the reader keeps delivering until the peer's side ends.
+func (c *conn) retire(r wire.CloseReason) {
+	select {
+	case c.retiring <- r:
+	default:
+	}
+}
+
+func (c *conn) isDead() bool {
+	select {
+	case <-c.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+func waitRetired(conns []*conn, d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-deadline.C:
+			for _, c := range conns {
+				c.kill(errors.New("shutdown timeout"))
+			}
+			return
+		}
+	}
+}
+
+func (c *conn) writeLoop() {
+	ticker := time.NewTicker(c.ka)
+	defer ticker.Stop()
+	ctlBuf := make([]byte, 0, 64)
+	for {
+		select {
+		case b := <-c.out:
+			if err := c.writeBatches(b); err != nil {
+				c.kill(err)
+				return
+			}
+		case <-c.ctl:
+			if c.pongDue.Swap(false) {
+				var v [wire.PingLen]byte
+				wire.PutUint64(v[:], c.pongVal.Load())
+				if _, err := c.tls.Write(wire.AppendFrame(ctlBuf[:0], wire.TypePong, v[:])); err != nil {
+					c.kill(err)
+					return
+				}
+			}
+		case now := <-ticker.C:
+			if err := c.keepalive(now, ctlBuf); err != nil {
+				c.kill(err)
+				return
+			}
+		case r := <-c.retiring:
+			c.finish(r, ctlBuf)
+			return
+		case <-c.dead:
+			return
+		}
+	}
+}
+
+// writeBatches writes b and whatever else is queued as one corked write.
+func (c *conn) writeBatches(b *batch) error {
+	c.cork.Cork()
+	for i := 0; ; i++ {
+		_, err := c.tls.Write(b.buf[:b.n])
+		c.p.ctr.txBytes.Add(uint64(b.n))
+		c.p.ctr.txPackets.Add(uint64(b.pkts))
+		putBatch(b)
+		if err != nil {
+			c.cork.Uncork()
+			return err
+		}
+		if i == 3 || len(c.out) == 0 {
+			break
+		}
+		b = <-c.out
+	}
+	return c.cork.Uncork()
+}
+
+func (c *conn) keepalive(now time.Time, buf []byte) error {
+	if silent := now.Sub(time.Unix(0, c.lastRecv.Load())); silent > DeadAfter*c.ka {
+		return errDead
+	}
+	var v [wire.PingLen]byte
+	wire.PutUint64(v[:], uint64(now.UnixNano()))
+	_, err := c.tls.Write(wire.AppendFrame(buf[:0], wire.TypePing, v[:]))
+	return err
+}
+
+var errDead = errors.New("keepalive timeout: nothing received for 3 intervals")
+
+// finish drains the queue, says goodbye and half-closes; the reader ends
+// the connection when the peer closes its side or retireTimeout passes.
+func (c *conn) finish(r wire.CloseReason, buf []byte) {
+	for len(c.out) > 0 {
+		if err := c.writeBatches(<-c.out); err != nil {
+			c.kill(err)
+			return
+		}
+	}
+	msg := append([]byte{byte(r)}, r.String()...)
+	c.tls.SetWriteDeadline(time.Now().Add(retireTimeout))
+	if _, err := c.tls.Write(wire.AppendFrame(buf[:0], wire.TypeClose, msg)); err != nil {
+		c.kill(err)
+		return
+	}
+	c.tls.CloseWrite()
+	c.tls.SetReadDeadline(time.Now().Add(retireTimeout))
+}
+
+func (c *conn) readLoop() {
+	buf := make([]byte, readBufSize)
+	r, w := 0, 0
+	for {
+		n, err := c.tls.Read(buf[w:])
+		if n > 0 {
+			w += n
+			c.lastRecv.Store(time.Now().UnixNano())
+			var perr error
+			r, perr = c.parse(buf, r, w)
+			if perr != nil {
+				c.e.log.Warn("protocol error", "peer", c.p.name, "remote", c.remote(), "err", perr)
+				c.kill(perr)
+				return
+			}
+			if r == w {
+				r, w = 0, 0
+			} else if len(buf)-w < frameMax {
+				w = copy(buf, buf[r:w])
+				r = 0
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				err = nil
+			}
+			c.kill(err)
+			return
+		}
+	}
+}
+
+// parse handles every whole frame in buf[r:w] and returns where the first
+// incomplete one starts.
+func (c *conn) parse(buf []byte, r, w int) (int, error) {
+	var rxBytes, rxPkts uint64
+	defer func() {
+		c.p.ctr.rxBytes.Add(rxBytes)
+		c.p.ctr.rxPackets.Add(rxPkts)
+	}()
+	allowedIPs := c.p.allowedIPs()
+	for w-r >= wire.HeaderLen {
+		t, n, err := wire.ParseHeader(buf[r:])
+		if err != nil {
+			return r, err
+		}
+		if w-r < wire.HeaderLen+n {
+			break
+		}
+		payload := buf[r+wire.HeaderLen : r+wire.HeaderLen+n]
+		r += wire.HeaderLen + n
+		switch t {
+		case wire.TypePacket:
+			rxBytes += uint64(n)
+			rxPkts++
+			c.deliver(payload, allowedIPs)
+		case wire.TypePing:
+			if n == wire.PingLen {
+				c.pongVal.Store(wire.Uint64(payload))
+				c.pongDue.Store(true)
+				select {
+				case c.ctl <- struct{}{}:
+				default:
+				}
+			}
+		case wire.TypePong:
+			if n == wire.PingLen {
+				c.rtt.Store(time.Now().UnixNano() - int64(wire.Uint64(payload)))
+			}
+		case wire.TypeClose:
+			c.closed(payload)
+		default:
+			if !t.Optional() {
+				return r, errUnknownFrame{t}
+			}
+		}
+	}
+	return r, nil
+}
+
+type errUnknownFrame struct{ t wire.Type }
+
+func (e errUnknownFrame) Error() string { return fmt.Sprintf("unknown frame type %#x", uint8(e.t)) }
+
+// deliver validates one packet frame and writes it to the device.
+func (c *conn) deliver(frame []byte, allowedIPs []netip.Prefix) {
+	if r := checkInbound(frame, c.e.accept, c.e.mtu, allowedIPs); r != dropNone {
+		c.p.ctr.drop(r, 1)
+		c.e.rateLog(r, c.p.name)
+		return
+	}
+	if err := c.e.dev.Write(frame); err != nil {
+		c.p.ctr.drop(dropTUNWrite, 1)
+		c.e.rateLog(dropTUNWrite, c.p.name)
+	}
+}
+
+// closed handles the peer's Close frame: this connection carries nothing
+// more from us either.
+func (c *conn) closed(payload []byte) {
+	reason := "unknown"
+	if len(payload) > 0 {
+		reason = wire.CloseReason(payload[0]).String()
+	}
+	c.e.log.Info("peer closed the connection", "peer", c.p.name, "remote", c.remote(), "reason", reason)
+	c.p.detach(c)
+	c.retire(wire.CloseReplaced)
+}
+
+func (c *conn) remote() string { return c.tls.RemoteAddr().String() }

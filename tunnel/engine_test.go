@@ -1,0 +1,246 @@
+package tunnel
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/netif"
+	"github.com/tlsvpn/tlsvpn/netif/netiftest"
+)
+
+var (
+	netA = netip.MustParsePrefix("10.1.0.0/24")
+	netB = netip.MustParsePrefix("10.2.0.0/24")
+	tunA = netip.MustParsePrefix("100.64.0.1/32")
+	tunB = netip.MustParsePrefix("100.64.0.2/32")
+)
+
+// site is one engine with its fake device.
+type site struct {
+	name string
+	dev  netif.Device
+	eng  *Engine
+	ln   net.Listener
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func creds(f *certtest.Factory, name string) *handshake.Credentials {
+	leaf := f.Leaf(certtest.LeafOpts{Names: []string{name}, EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
+	return handshake.NewCredentials(leaf.TLSCertificate(), []*x509.Certificate{f.CA().Cert})
+}
+
+// newSite makes an engine called name whose only peer is peer; with
+// listen it accepts on loopback, otherwise it dials endpoint.
+func newSite(t testing.TB, f *certtest.Factory, name string, dev netif.Device, peer PeerConfig, listen bool) *site {
+	t.Helper()
+	return newSiteWith(t, f, name, dev, peer, listen, nil)
+}
+
+// newSiteWith is newSite with a dial function (nil: a net.Dialer).
+func newSiteWith(t testing.TB, f *certtest.Factory, name string, dev netif.Device, peer PeerConfig, listen bool,
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)) *site {
+	t.Helper()
+	log := testLogger(t)
+	hs := handshake.New(name, creds(f, name), []handshake.PeerPolicy{{Name: peer.Name, AllowedIPs: peer.AllowedIPs}}, log, nil)
+	s := &site{name: name, dev: dev}
+	if listen {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ln = ln
+	}
+	eng, err := New(Config{Name: name, Device: dev, Auth: hs, Listener: s.ln, Peers: []PeerConfig{peer}, Log: log, Dial: dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.eng = eng
+	eng.Start()
+	t.Cleanup(func() { eng.Close() })
+	return s
+}
+
+// pair starts a listening engine "office-a" and a dialing "office-b".
+func pair(t testing.TB, devA, devB netif.Device) (a, b *site) {
+	t.Helper()
+	f := certtest.New(t, time.Now())
+	a = newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}, Keepalive: time.Second}, true)
+	b = newSite(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: time.Second}, false)
+	waitConnected(t, a, "office-b")
+	waitConnected(t, b, "office-a")
+	return a, b
+}
+
+func waitConnected(t testing.TB, s *site, peer string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if p := s.eng.peer(peer); p != nil && p.current() != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: peer %s not connected within 10s: %+v", s.name, peer, s.eng.Status())
+}
+
+func recv(t *testing.T, d *netiftest.Device) []byte {
+	t.Helper()
+	select {
+	case b := <-d.Written():
+		return b
+	case <-time.After(10 * time.Second):
+		t.Fatal("no packet arrived within 10s")
+		return nil
+	}
+}
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func TestPacketsCrossBothWays(t *testing.T) {
+	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
+	pair(t, devA, devB)
+	tests := []struct {
+		name     string
+		from, to *netiftest.Device
+		pkt      []byte
+	}{
+		{"IPv4 UDP from LAN A reaches LAN B", devA, devB, netiftest.IPv4UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), []byte("hello"))},
+		{"IPv4 UDP from LAN B reaches LAN A", devB, devA, netiftest.IPv4UDP(ap("10.2.0.10:6000"), ap("10.1.0.10:5000"), []byte("world"))},
+		{"a tunnel address answers", devB, devA, netiftest.IPv4ICMPEcho(netip.MustParseAddr("100.64.0.2"), netip.MustParseAddr("100.64.0.1"), 1, 1, nil)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.from.Inject(tc.pkt)
+			got := recv(t, tc.to)
+			if !bytes.Equal(got[netif.VirtioHdrLen:], tc.pkt) {
+				t.Fatalf("packet changed in transit:\n got %x\nwant %x", got[netif.VirtioHdrLen:], tc.pkt)
+			}
+		})
+	}
+}
+
+func TestGSOSuperPacketCrossesWhole(t *testing.T) {
+	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
+	pair(t, devA, devB)
+	super := netiftest.TCPSuper(ap("10.1.0.10:40000"), ap("10.2.0.10:5201"), 1, 1448, bytes.Repeat([]byte{7}, 20*1448))
+	devA.InjectRaw(super)
+	got := recv(t, devB)
+	if len(got) != len(super) || !bytes.Equal(got[netif.VirtioHdrLen:], super[netif.VirtioHdrLen:]) {
+		t.Fatalf("super-packet of %d bytes arrived as %d bytes or changed", len(super), len(got))
+	}
+	if h := parseVnet(got); h.gsoType != gsoTCPv4 || h.gsoSize != 1448 {
+		t.Fatalf("virtio header lost: %+v", h)
+	}
+}
+
+func TestDropsAreCounted(t *testing.T) {
+	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
+	a, b := pair(t, devA, devB)
+
+	// From B, a source outside B's allowed IPs at A: dropped at A.
+	devB.Inject(netiftest.IPv4UDP(ap("10.9.9.9:1"), ap("10.1.0.10:2"), []byte("spoof")))
+	// From A, a destination no peer routes: dropped at A.
+	devA.Inject(netiftest.IPv4UDP(ap("10.1.0.10:1"), ap("192.0.2.1:2"), []byte("nowhere")))
+	// Then a good packet, so we know the bad ones were processed.
+	good := netiftest.IPv4UDP(ap("10.2.0.10:1"), ap("10.1.0.10:2"), []byte("ok"))
+	devB.Inject(good)
+	if got := recv(t, devA); !bytes.Equal(got[netif.VirtioHdrLen:], good) {
+		t.Fatalf("unexpected packet %x", got)
+	}
+	waitFor(t, func() bool { return a.eng.Status().NoRouteDrops == 1 })
+	ps := a.eng.Status().Peers[0]
+	if ps.Drops["source_not_allowed"] != 1 {
+		t.Fatalf("spoofed source not counted: %+v", ps.Drops)
+	}
+	if bs := b.eng.Status().Peers[0]; bs.TxPackets != 2 {
+		t.Fatalf("B sent %d packets, want 2", bs.TxPackets)
+	}
+}
+
+func TestRestartedPeerReplacesItsConnection(t *testing.T) {
+	f := certtest.New(t, time.Now())
+	devA := netiftest.New("a", 1500, netif.AllOffloads)
+	a := newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}}, true)
+	peerB := PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}}
+	// The first office-b process dials once; after that it is "gone" (its
+	// later dials fail) while its old connection is still open at A, as
+	// after a crash.
+	dials := 0
+	b1 := newSiteWith(t, f, "office-b", netiftest.New("b", 1500, netif.AllOffloads), peerB, false, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials++; dials > 1 {
+			return nil, errors.New("process gone")
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	})
+	waitConnected(t, a, "office-b")
+	first := a.eng.peer("office-b").current()
+
+	// The restarted office-b (new boot id) replaces the first connection.
+	devB2 := netiftest.New("b2", 1500, netif.AllOffloads)
+	newSite(t, f, "office-b", devB2, peerB, false)
+	waitFor(t, func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != first })
+	pkt := netiftest.IPv4UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("to the new one"))
+	devA.Inject(pkt)
+	if got := recv(t, devB2); !bytes.Equal(got[netif.VirtioHdrLen:], pkt) {
+		t.Fatal("packet did not reach the new process")
+	}
+	waitFor(t, func() bool { return b1.eng.peer("office-a").current() == nil })
+}
+
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
+		f := certtest.New(t, time.Now())
+		a := newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}}, true)
+		b := newSite(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}}, false)
+		waitConnected(t, a, "office-b")
+		b.eng.Close()
+		a.eng.Close()
+	}()
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func TestRefusedPeerNeverConnects(t *testing.T) {
+	f, other := certtest.New(t, time.Now()), certtest.New(t, time.Now())
+	a := newSite(t, f, "office-a", netiftest.New("a", 1500, 0), PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true)
+	newSite(t, other, "office-b", netiftest.New("b", 1500, 0), PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA}}, false)
+	// b's dialer retries with backoff; a refuses each time.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if a.eng.peer("office-b").current() != nil {
+			t.Fatal("a peer from another CA was connected")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

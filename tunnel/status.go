@@ -1,0 +1,97 @@
+package tunnel
+
+import (
+	"crypto/tls"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// PeerStatus is what status shows for one configured peer.
+type PeerStatus struct {
+	Name       string            `json:"name"`
+	State      string            `json:"state"`
+	Endpoint   string            `json:"endpoint,omitempty"`
+	Remote     string            `json:"remote,omitempty"`
+	AllowedIPs []string          `json:"allowed_ips"`
+	Serial     string            `json:"cert_serial,omitempty"`
+	NotAfter   *time.Time        `json:"cert_not_after,omitempty"`
+	TLSVersion string            `json:"tls_version,omitempty"`
+	Cipher     string            `json:"cipher_suite,omitempty"`
+	Group      string            `json:"key_exchange,omitempty"`
+	Since      *time.Time        `json:"connected_since,omitempty"`
+	RotatedAt  *time.Time        `json:"rotated_at,omitempty"`
+	RTT        string            `json:"keepalive_rtt,omitempty"`
+	TxBytes    uint64            `json:"tx_bytes"`
+	TxPackets  uint64            `json:"tx_packets"`
+	RxBytes    uint64            `json:"rx_bytes"`
+	RxPackets  uint64            `json:"rx_packets"`
+	Drops      map[string]uint64 `json:"drops"`
+	LastError  string            `json:"last_error,omitempty"`
+	NextRetry  *time.Time        `json:"next_retry,omitempty"`
+}
+
+// Status is the engine's state.
+type Status struct {
+	Peers        []PeerStatus `json:"peers"`
+	NoRouteDrops uint64       `json:"no_route_drops"`
+	Offload      []string     `json:"tun_offload"`
+}
+
+// Status reports every configured peer, sorted by name.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: offloadNames(e.offNow)}
+	for _, p := range e.peers {
+		st.Peers = append(st.Peers, p.status())
+	}
+	e.mu.Unlock()
+	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
+	return st
+}
+
+func (p *peer) status() PeerStatus {
+	pc := p.cfg.Load()
+	s := PeerStatus{
+		Name: p.name, Endpoint: pc.Endpoint,
+		TxBytes: p.ctr.txBytes.Load(), TxPackets: p.ctr.txPackets.Load(),
+		RxBytes: p.ctr.rxBytes.Load(), RxPackets: p.ctr.rxPackets.Load(),
+		Drops: p.ctr.dropMap(),
+	}
+	for _, a := range pc.AllowedIPs {
+		s.AllowedIPs = append(s.AllowedIPs, a.String())
+	}
+	p.mu.Lock()
+	s.State, s.LastError = p.state, p.lastErr
+	if !p.rotatedAt.IsZero() {
+		t := p.rotatedAt
+		s.RotatedAt = &t
+	}
+	if s.State == "waiting to redial" {
+		t := p.nextRetry
+		s.NextRetry = &t
+	}
+	p.mu.Unlock()
+	c := p.current()
+	if c == nil {
+		return s
+	}
+	st := c.sess.State
+	s.Remote = c.remote()
+	s.TLSVersion, s.Cipher, s.Group = tlsVersion(st.Version), cipherName(st.CipherSuite), st.CurveID.String()
+	since := c.since
+	s.Since = &since
+	if leaf := c.sess.Leaf; leaf != nil {
+		s.Serial = fmt.Sprintf("%x", leaf.SerialNumber)
+		na := leaf.NotAfter
+		s.NotAfter = &na
+	}
+	if rtt := c.rtt.Load(); rtt > 0 {
+		s.RTT = time.Duration(rtt).Round(time.Microsecond).String()
+	}
+	return s
+}
+
+func tlsVersion(v uint16) string { return tls.VersionName(v) }
+func cipherName(c uint16) string { return tls.CipherSuiteName(c) }

@@ -1,0 +1,130 @@
+package tunnel
+
+import (
+	"errors"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/wire"
+	"github.com/tlsvpn/tlsvpn/netif"
+)
+
+// queueWait is how long the TUN reader waits for room in a connection's
+// queue before dropping a batch.
+const queueWait = 100 * time.Millisecond
+
+// readTUN is the one goroutine reading the device. It blocks for the first
+// packet, then drains the device without waiting until it is empty or
+// batchBudget bytes were read, framing each packet straight into the batch
+// of its peer's connection, and hands the batches to their writers.
+func (e *Engine) readTUN() {
+	scratch := make([]byte, frameMax)
+	var pend pending
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		wait, total := true, 0
+		for total < batchBudget {
+			buf := scratch
+			if b := pend.last; b != nil && b.room() >= frameMax {
+				buf = b.tail()
+			}
+			n, err := e.dev.Read(buf[wire.HeaderLen:frameMax], wait)
+			if err != nil {
+				e.flush(&pend, timer)
+				if !errors.Is(err, netif.ErrClosed) && e.ctx.Err() == nil {
+					e.log.Error("read TUN", "err", err)
+				}
+				return
+			}
+			if n == 0 {
+				break
+			}
+			wait = false
+			total += n
+			e.route(&pend, buf[:wire.HeaderLen+n], timer)
+		}
+		e.flush(&pend, timer)
+	}
+}
+
+// route puts one read frame (header space + virtio header + packet) into
+// the batch of the connection its destination maps to. The frame was read
+// in place into pend.last's tail when that is where buf points.
+func (e *Engine) route(pend *pending, frame []byte, timer *time.Timer) {
+	pkt := frame[wire.HeaderLen:]
+	info, ok := parseIP(pkt[netif.VirtioHdrLen:])
+	if !ok {
+		e.noRoute.Add(1) // not IP we can route; count with no_route
+		return
+	}
+	p := e.routes.Load().lookup(info.dst)
+	if p == nil {
+		e.noRoute.Add(1)
+		return
+	}
+	c := p.current()
+	if c == nil {
+		p.ctr.drop(dropNoConn, 1)
+		return
+	}
+	if g := parseVnet(pkt).gsoType; g != gsoNone && c.accept&gsoOffload(g&^gsoECNBit) == 0 {
+		p.ctr.drop(dropGSO, 1)
+		return
+	}
+	if !fixOutbound(pkt, info) {
+		p.ctr.drop(dropMalformed, 1)
+		return
+	}
+	wire.PutHeader(frame, wire.TypePacket, len(pkt))
+	if b := pend.last; b != nil && b.c == c && &b.buf[b.n] == &frame[0] {
+		b.n += len(frame)
+		b.pkts++
+		return
+	}
+	b := pend.find(c)
+	if b != nil && b.room() < len(frame) {
+		pend.remove(b)
+		e.send(b, timer)
+		b = nil
+	}
+	if b == nil {
+		b = pend.add(c)
+	}
+	copy(b.tail(), frame)
+	b.n += len(frame)
+	b.pkts++
+	pend.last = b
+}
+
+// flush hands every pending batch to its connection.
+func (e *Engine) flush(pend *pending, timer *time.Timer) {
+	for len(pend.list) > 0 {
+		b := pend.list[len(pend.list)-1]
+		pend.remove(b)
+		e.send(b, timer)
+	}
+}
+
+// send queues b on its connection, waiting at most queueWait for room.
+// A batch that finds no room is dropped and counted.
+func (e *Engine) send(b *batch, timer *time.Timer) {
+	c := b.c
+	select {
+	case c.out <- b:
+		return
+	default:
+	}
+	if timer != nil {
+		timer.Reset(queueWait) // Go >= 1.23 timers: no drain needed around Reset and Stop
+		select {
+		case c.out <- b:
+			timer.Stop()
+			return
+		case <-c.dead:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+	c.p.ctr.drop(dropQueueFull, uint64(b.pkts))
+	putBatch(b)
+}
