@@ -3,11 +3,9 @@ package handshake
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
@@ -50,7 +48,7 @@ func LoadCredentials(caFile, certFile, keyFile, crlFile string) (*Credentials, e
 func NewCredentials(cert tls.Certificate, cas []*x509.Certificate) *Credentials {
 	c := &Credentials{Cert: cert, Roots: x509.NewCertPool(), CAs: cas}
 	for _, ca := range cas {
-		c.Roots.AddCert(stripHandled(ca))
+		c.Roots.AddCert(ipblocks.MarkHandled(ca))
 	}
 	return c
 }
@@ -110,17 +108,4 @@ func (c *Credentials) loadCRL(file string) error {
 		c.Revoked[e.SerialNumber.String()] = e.RevocationTime
 	}
 	return nil
-}
-
-// stripHandled returns c, or a shallow copy of c without the critical
-// extensions this package checks itself (RFC 3779 address blocks), so
-// that crypto/x509 does not refuse them as unhandled.
-func stripHandled(c *x509.Certificate) *x509.Certificate {
-	i := slices.IndexFunc(c.UnhandledCriticalExtensions, func(o asn1.ObjectIdentifier) bool { return o.Equal(ipblocks.OID) })
-	if i < 0 {
-		return c
-	}
-	cc := *c
-	cc.UnhandledCriticalExtensions = slices.Delete(slices.Clone(c.UnhandledCriticalExtensions), i, i+1)
-	return &cc
 }

@@ -81,18 +81,22 @@ func (p *policy) checkChain(chain []*x509.Certificate, role x509.ExtKeyUsage, no
 	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
-		inter.AddCert(stripHandled(c))
+		inter.AddCert(ipblocks.MarkHandled(c))
 	}
-	_, err := stripHandled(chain[0]).Verify(x509.VerifyOptions{
+	chains, err := ipblocks.MarkHandled(chain[0]).Verify(x509.VerifyOptions{
 		Roots:         p.creds.Roots,
 		Intermediates: inter,
 		CurrentTime:   now,
 		KeyUsages:     []x509.ExtKeyUsage{role},
 	})
-	if err == nil {
-		return nil
+	if err != nil {
+		return classify(err, chain[0], now)
 	}
-	return classify(err, chain[0], now)
+	// RFC 3779 path validation: each issuer's blocks cover its subject's.
+	if err := ipblocks.CheckChain(chains[0]); err != nil {
+		return refuse(ReasonAddressBlocks, "%v", err)
+	}
+	return nil
 }
 
 func classify(err error, leaf *x509.Certificate, now time.Time) error {
