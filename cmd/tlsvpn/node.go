@@ -175,7 +175,7 @@ func (n *node) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range restartOnly(old, cfg) {
+	for _, k := range old.RestartKeys(cfg) {
 		n.log.Warn("reload cannot apply this change; restart the node to apply it", "key", k)
 	}
 	n.hs.Update(creds, peerPolicies(cfg))
@@ -186,33 +186,6 @@ func (n *node) apply(ctx context.Context) error {
 	n.cfg = cfg
 	n.mu.Unlock()
 	return nil
-}
-
-// restartOnly names the changed keys a reload cannot apply.
-func restartOnly(a, b *config.Config) []string {
-	var keys []string
-	if a.Name != b.Name {
-		keys = append(keys, "name")
-	}
-	if a.Interface.Name != b.Interface.Name {
-		keys = append(keys, "interface.name")
-	}
-	if !slices.Equal(a.Interface.Addresses, b.Interface.Addresses) {
-		keys = append(keys, "interface.address")
-	}
-	if a.Interface.MTU != b.Interface.MTU {
-		keys = append(keys, "interface.mtu")
-	}
-	if a.Interface.Offload != b.Interface.Offload {
-		keys = append(keys, "interface.offload")
-	}
-	if listenAddr(a) != listenAddr(b) {
-		keys = append(keys, "listen.address")
-	}
-	if a.Control.Socket != b.Control.Socket {
-		keys = append(keys, "control.socket")
-	}
-	return keys
 }
 
 // syncRoutes adds and removes interface routes to match want.
