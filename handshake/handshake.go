@@ -35,6 +35,9 @@ type Session struct {
 	Local  Params
 	Remote Params
 	Leaf   *x509.Certificate // the peer's certificate
+	// Expires is when the first certificate of the peer's verified chain
+	// expires: the session must end then.
+	Expires time.Time
 	State  tls.ConnectionState
 	Dialed bool // this node dialed the connection
 }
@@ -72,15 +75,20 @@ func (h *Handshaker) Update(creds *Credentials, peers []PeerPolicy) {
 // Credentials returns the credentials in force.
 func (h *Handshaker) Credentials() *Credentials { return h.pol.Load().creds }
 
-// Verify re-checks a peer's chain against the policy in force now, as a
-// reload does for live sessions. It returns nil or a *Refusal.
+// Verify re-checks a live session's peer against the credentials and
+// peers in force now, as a reload does. A stale CRL does not fail it (it
+// only refuses new handshakes). It returns nil or a *Refusal.
 func (h *Handshaker) Verify(s *Session) error {
-	role := x509.ExtKeyUsageClientAuth
-	if s.Dialed {
-		role = x509.ExtKeyUsageServerAuth
-	}
-	_, _, err := h.pol.Load().verify(s.State, role, s.Peer, h.now())
+	_, err := h.pol.Load().verify(s.State, check{role: roleOf(s.Dialed), want: s.Peer, now: h.now(), live: true})
 	return err
+}
+
+// roleOf is the EKU the peer needs: serverAuth when we dialed it.
+func roleOf(dialed bool) x509.ExtKeyUsage {
+	if dialed {
+		return x509.ExtKeyUsageServerAuth
+	}
+	return x509.ExtKeyUsageClientAuth
 }
 
 // Client runs the client side over raw, expecting the peer called peer.
@@ -122,10 +130,6 @@ func (h *Handshaker) run(ctx context.Context, raw net.Conn, want string, local P
 
 func (h *Handshaker) tlsConfig(pol *policy, s *Session, want string) *tls.Config {
 	cert := pol.creds.Cert
-	role := x509.ExtKeyUsageClientAuth
-	if want != "" {
-		role = x509.ExtKeyUsageServerAuth
-	}
 	return &tls.Config{
 		MinVersion:                  tls.VersionTLS13,
 		MaxVersion:                  tls.VersionTLS13,
@@ -137,8 +141,8 @@ func (h *Handshaker) tlsConfig(pol *policy, s *Session, want string) *tls.Config
 		DynamicRecordSizingDisabled: true,
 		ServerName:                  want,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			name, leaf, err := pol.verify(cs, role, want, h.now())
-			s.Peer, s.Leaf = name, leaf
+			v, err := pol.verify(cs, check{role: roleOf(want != ""), want: want, now: h.now()})
+			s.Peer, s.Leaf, s.Expires = v.peer, v.leaf, v.expires
 			return err
 		},
 	}

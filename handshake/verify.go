@@ -28,37 +28,47 @@ type policy struct {
 	peers map[string]PeerPolicy
 }
 
-// verify checks the peer's chain for the given role (the EKU the peer
-// needs: ClientAuth when we are the server) and returns the matched peer.
-// want, when set, is the only peer name acceptable (the one we dialed).
-func (p *policy) verify(cs tls.ConnectionState, role x509.ExtKeyUsage, want string, now time.Time) (string, *x509.Certificate, error) {
+// check says what verify checks for.
+type check struct {
+	role x509.ExtKeyUsage // the EKU the peer needs: ClientAuth when we are the server
+	want string           // when set, the only acceptable peer name (the one dialed)
+	now  time.Time
+	live bool // re-checking a live session: a stale CRL does not end it
+}
+
+// verified is what verify learns about an accepted peer.
+type verified struct {
+	peer    string
+	leaf    *x509.Certificate
+	expires time.Time // the earliest NotAfter of the verified chain
+}
+
+// verify checks the peer's chain and returns the matched peer. On
+// refusal, v.leaf is set when the peer presented a certificate.
+func (p *policy) verify(cs tls.ConnectionState, k check) (v verified, err error) {
 	if cs.Version != tls.VersionTLS13 {
-		return "", nil, refuse(ReasonTLSVersion, "negotiated %s; only TLS 1.3 is accepted", tls.VersionName(cs.Version))
+		return v, refuse(ReasonTLSVersion, "negotiated %s; only TLS 1.3 is accepted", tls.VersionName(cs.Version))
 	}
 	if cs.NegotiatedProtocol != ALPN {
-		return "", nil, refuse(ReasonALPN, "application protocol %q; %q is required", cs.NegotiatedProtocol, ALPN)
+		return v, refuse(ReasonALPN, "application protocol %q; %q is required", cs.NegotiatedProtocol, ALPN)
 	}
 	if len(cs.PeerCertificates) == 0 {
-		return "", nil, refuse(ReasonNoCertificate, "the peer sent no certificate")
+		return v, refuse(ReasonNoCertificate, "the peer sent no certificate")
 	}
-	leaf := cs.PeerCertificates[0]
-	if err := checkLeaf(leaf, role); err != nil {
-		return "", leaf, err
+	v.leaf = cs.PeerCertificates[0]
+	if err := checkLeaf(v.leaf, k.role); err != nil {
+		return v, err
 	}
-	if err := p.checkChain(cs.PeerCertificates, role, now); err != nil {
-		return "", leaf, err
+	if v.expires, err = p.checkChain(cs.PeerCertificates, k.role, k.now); err != nil {
+		return v, err
 	}
-	if err := p.checkRevocation(cs.PeerCertificates, now); err != nil {
-		return "", leaf, err
+	if err := p.checkRevocation(cs.PeerCertificates, k.now, k.live); err != nil {
+		return v, err
 	}
-	name, err := p.match(leaf, want)
-	if err != nil {
-		return "", leaf, err
+	if v.peer, err = p.match(v.leaf, k.want); err != nil {
+		return v, err
 	}
-	if err := p.checkBlocks(leaf, p.peers[name]); err != nil {
-		return name, leaf, err
-	}
-	return name, leaf, nil
+	return v, p.checkBlocks(v.leaf, p.peers[v.peer])
 }
 
 // checkLeaf applies the rules stricter than crypto/x509's defaults.
@@ -72,10 +82,12 @@ func checkLeaf(leaf *x509.Certificate, role x509.ExtKeyUsage) error {
 	return nil
 }
 
-func (p *policy) checkChain(chain []*x509.Certificate, role x509.ExtKeyUsage, now time.Time) error {
+// checkChain verifies the chain to our CA and returns when the first
+// certificate of the verified chain expires.
+func (p *policy) checkChain(chain []*x509.Certificate, role x509.ExtKeyUsage, now time.Time) (time.Time, error) {
 	for _, c := range chain {
 		if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
-			return refuse(ReasonWeakKey, "certificate %q has a %d-bit RSA key; at least %d bits are required",
+			return time.Time{}, refuse(ReasonWeakKey, "certificate %q has a %d-bit RSA key; at least %d bits are required",
 				c.Subject.CommonName, k.N.BitLen(), minRSABits)
 		}
 	}
@@ -90,13 +102,19 @@ func (p *policy) checkChain(chain []*x509.Certificate, role x509.ExtKeyUsage, no
 		KeyUsages:     []x509.ExtKeyUsage{role},
 	})
 	if err != nil {
-		return classify(err, chain[0], now)
+		return time.Time{}, classify(err, chain[0], now)
 	}
 	// RFC 3779 path validation: each issuer's blocks cover its subject's.
 	if err := ipblocks.CheckChain(chains[0]); err != nil {
-		return refuse(ReasonAddressBlocks, "%v", err)
+		return time.Time{}, refuse(ReasonAddressBlocks, "%v", err)
 	}
-	return nil
+	expires := chains[0][0].NotAfter
+	for _, c := range chains[0][1:] {
+		if c.NotAfter.Before(expires) {
+			expires = c.NotAfter
+		}
+	}
+	return expires, nil
 }
 
 func classify(err error, leaf *x509.Certificate, now time.Time) error {
@@ -119,12 +137,14 @@ func classify(err error, leaf *x509.Certificate, now time.Time) error {
 	return refuse(ReasonInvalid, "%v", err)
 }
 
-func (p *policy) checkRevocation(chain []*x509.Certificate, now time.Time) error {
+// checkRevocation looks the chain up in the CRL. A stale CRL refuses new
+// handshakes but not live sessions.
+func (p *policy) checkRevocation(chain []*x509.Certificate, now time.Time, live bool) error {
 	crl := p.creds.CRL
 	if crl == nil {
 		return nil
 	}
-	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+	if !live && !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
 		return refuse(ReasonCRLStale, "the CRL's next update was %s; re-sign it (tlsvpn pki crl)", crl.NextUpdate.UTC().Format(time.RFC3339))
 	}
 	for _, c := range chain {

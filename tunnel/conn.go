@@ -19,6 +19,7 @@ import (
 // Connection tuning.
 const (
 	queueLen      = 4               // batches waiting for one connection's writer
+	maxRecord     = 16384           // TLS plaintext record size
 	readBufSize   = 1 << 20         // the reader's linear buffer
 	retireTimeout = 5 * time.Second // how long a retired connection may take to drain
 	closeShutdown = wire.CloseShutdown
@@ -49,6 +50,13 @@ type conn struct {
 
 	lastRecv atomic.Int64 // unix nanos of the last frame read
 	rtt      atomic.Int64 // last keepalive round trip, nanoseconds
+
+	txRecords, rxRecords atomic.Uint64 // TLS records each way, for rotation
+	rotating             atomic.Bool   // a rotation of this connection is under way
+	rotateDue            atomic.Bool   // the writer owes the peer a Rotate frame
+
+	sendMu  sync.RWMutex // the TUN reader holds it shared while queueing; finish takes it to stop that
+	retired bool         // no more batches may be queued
 }
 
 func newConn(e *Engine, p *peer, s *handshake.Session, cork *corkConn) *conn {
@@ -121,6 +129,12 @@ func waitRetired(conns []*conn, d time.Duration) {
 func (c *conn) writeLoop() {
 	ticker := time.NewTicker(c.ka)
 	defer ticker.Stop()
+	var expiry <-chan time.Time
+	if !c.sess.Expires.IsZero() {
+		t := time.NewTimer(time.Until(c.sess.Expires))
+		defer t.Stop()
+		expiry = t.C
+	}
 	ctlBuf := make([]byte, 0, 64)
 	for {
 		select {
@@ -130,19 +144,25 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case <-c.ctl:
-			if c.pongDue.Swap(false) {
-				var v [wire.PingLen]byte
-				wire.PutUint64(v[:], c.pongVal.Load())
-				if _, err := c.tls.Write(wire.AppendFrame(ctlBuf[:0], wire.TypePong, v[:])); err != nil {
-					c.kill(err)
-					return
-				}
+			if err := c.writeControl(ctlBuf); err != nil {
+				c.kill(err)
+				return
 			}
 		case now := <-ticker.C:
 			if err := c.keepalive(now, ctlBuf); err != nil {
 				c.kill(err)
 				return
 			}
+			if why := c.rotationDue(now); why != "" {
+				c.p.rotate(c, why)
+			}
+		case <-expiry:
+			c.e.log.Warn("closing tunnel: peer certificate expired", "peer", c.p.name, "remote", c.remote(),
+				"expired", c.sess.Expires.UTC().Format(time.RFC3339))
+			c.err.Store(errExpired)
+			c.p.detach(c)
+			c.finish(wire.CloseExpired, ctlBuf)
+			return
 		case r := <-c.retiring:
 			c.finish(r, ctlBuf)
 			return
@@ -152,11 +172,54 @@ func (c *conn) writeLoop() {
 	}
 }
 
+var errExpired = errors.New("the peer's certificate chain expired")
+
+// writeControl writes the control frames the reader or a rotation asked for.
+func (c *conn) writeControl(buf []byte) error {
+	if c.pongDue.Swap(false) {
+		var v [wire.PingLen]byte
+		wire.PutUint64(v[:], c.pongVal.Load())
+		if _, err := c.tls.Write(wire.AppendFrame(buf[:0], wire.TypePong, v[:])); err != nil {
+			return err
+		}
+	}
+	if c.rotateDue.Swap(false) {
+		if _, err := c.tls.Write(wire.AppendFrame(buf[:0], wire.TypeRotate, nil)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wakeWriter makes the writer look at the control flags.
+func (c *conn) wakeWriter() {
+	select {
+	case c.ctl <- struct{}{}:
+	default:
+	}
+}
+
+// rotationDue says why the connection must be replaced, or "": AES-GCM's
+// per-key record limit approaches (Go never sends a KeyUpdate), or the
+// connection reached its maximum age.
+func (c *conn) rotationDue(now time.Time) string {
+	switch {
+	case c.txRecords.Load() >= c.e.rotateRecords:
+		return "record limit (sent)"
+	case c.rxRecords.Load() >= c.e.rotateRecords:
+		return "record limit (received)"
+	case now.Sub(c.since) >= c.e.rotateAge:
+		return "maximum age"
+	}
+	return ""
+}
+
 // writeBatches writes b and whatever else is queued as one corked write.
 func (c *conn) writeBatches(b *batch) error {
 	c.cork.Cork()
 	for i := 0; ; i++ {
 		_, err := c.tls.Write(b.buf[:b.n])
+		c.txRecords.Add(uint64((b.n + maxRecord - 1) / maxRecord))
 		c.p.ctr.txBytes.Add(uint64(b.n))
 		c.p.ctr.txPackets.Add(uint64(b.pkts))
 		putBatch(b)
@@ -187,11 +250,14 @@ var errDead = errors.New("keepalive timeout: nothing received for 3 intervals")
 // finish drains the queue, says goodbye and half-closes; the reader ends
 // the connection when the peer closes its side or retireTimeout passes.
 func (c *conn) finish(r wire.CloseReason, buf []byte) {
-	for len(c.out) > 0 {
-		if err := c.writeBatches(<-c.out); err != nil {
-			c.kill(err)
-			return
-		}
+	if !c.drain() {
+		return
+	}
+	c.sendMu.Lock() // waits for a queueing TUN reader; later batches go to the new connection
+	c.retired = true
+	c.sendMu.Unlock()
+	if !c.drain() {
+		return
 	}
 	msg := append([]byte{byte(r)}, r.String()...)
 	c.tls.SetWriteDeadline(time.Now().Add(retireTimeout))
@@ -203,6 +269,17 @@ func (c *conn) finish(r wire.CloseReason, buf []byte) {
 	c.tls.SetReadDeadline(time.Now().Add(retireTimeout))
 }
 
+// drain writes every queued batch; false when the connection died.
+func (c *conn) drain() bool {
+	for len(c.out) > 0 {
+		if err := c.writeBatches(<-c.out); err != nil {
+			c.kill(err)
+			return false
+		}
+	}
+	return true
+}
+
 func (c *conn) readLoop() {
 	buf := make([]byte, readBufSize)
 	r, w := 0, 0
@@ -210,6 +287,7 @@ func (c *conn) readLoop() {
 		n, err := c.tls.Read(buf[w:])
 		if n > 0 {
 			w += n
+			c.rxRecords.Add(1) // tls.Conn.Read returns at most one record
 			c.lastRecv.Store(time.Now().UnixNano())
 			var perr error
 			r, perr = c.parse(buf, r, w)
@@ -263,11 +341,10 @@ func (c *conn) parse(buf []byte, r, w int) (int, error) {
 			if n == wire.PingLen {
 				c.pongVal.Store(wire.Uint64(payload))
 				c.pongDue.Store(true)
-				select {
-				case c.ctl <- struct{}{}:
-				default:
-				}
+				c.wakeWriter()
 			}
+		case wire.TypeRotate:
+			c.p.rotate(c, "asked by the peer")
 		case wire.TypePong:
 			if n == wire.PingLen {
 				c.rtt.Store(time.Now().UnixNano() - int64(wire.Uint64(payload)))
@@ -303,13 +380,13 @@ func (c *conn) deliver(frame []byte, allowedIPs []netip.Prefix) {
 // closed handles the peer's Close frame: this connection carries nothing
 // more from us either.
 func (c *conn) closed(payload []byte) {
-	reason := "unknown"
+	reason := wire.CloseProtocol
 	if len(payload) > 0 {
-		reason = wire.CloseReason(payload[0]).String()
+		reason = wire.CloseReason(payload[0])
 	}
-	c.e.log.Info("peer closed the connection", "peer", c.p.name, "remote", c.remote(), "reason", reason)
+	c.e.log.Info("peer closed the connection", "peer", c.p.name, "remote", c.remote(), "reason", reason.String())
 	c.p.detach(c)
-	c.retire(wire.CloseReplaced)
+	c.retire(reason) // answer with the same reason
 }
 
 func (c *conn) remote() string { return c.tls.RemoteAddr().String() }

@@ -57,7 +57,20 @@ type Config struct {
 	Log      *slog.Logger
 	// Dial opens TCP connections (nil: a net.Dialer); tests replace it.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// RotateAge is the age at which a connection is replaced by a fresh
+	// one (0: DefaultRotateAge); RotateRecords the number of TLS records
+	// either way after which it is (0: DefaultRotateRecords).
+	RotateAge     time.Duration
+	RotateRecords uint64
 }
+
+// Rotation defaults. Go's TLS never initiates a KeyUpdate, so a connection
+// is replaced well before AES-GCM's per-key limit of 2^24.5 records
+// (RFC 8446 section 5.5), and at least hourly.
+const (
+	DefaultRotateAge     = time.Hour
+	DefaultRotateRecords = 1 << 23
+)
 
 // Engine moves packets. Start it with Start; Close stops every goroutine
 // it started, closes its connections, the listener and the device, and
@@ -72,6 +85,9 @@ type Engine struct {
 	bootID string
 	mtu    int
 	accept netif.Offload // GSO types we accept from peers
+
+	rotateAge     time.Duration
+	rotateRecords uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,6 +119,13 @@ func New(cfg Config) (*Engine, error) {
 		dial: cfg.Dial, bootID: hex.EncodeToString(id), mtu: cfg.Device.MTU(),
 		accept: cfg.Device.Offload(), offNow: cfg.Device.Offload(),
 		peers: map[string]*peer{}, handshake: make(chan struct{}, maxHandshakes),
+		rotateAge: cfg.RotateAge, rotateRecords: cfg.RotateRecords,
+	}
+	if e.rotateAge <= 0 {
+		e.rotateAge = DefaultRotateAge
+	}
+	if e.rotateRecords == 0 {
+		e.rotateRecords = DefaultRotateRecords
 	}
 	if e.dial == nil {
 		d := &net.Dialer{Timeout: handshake.TLSTimeout}

@@ -51,15 +51,19 @@ func creds(f *certtest.Factory, name string) *handshake.Credentials {
 // listen it accepts on loopback, otherwise it dials endpoint.
 func newSite(t testing.TB, f *certtest.Factory, name string, dev netif.Device, peer PeerConfig, listen bool) *site {
 	t.Helper()
-	return newSiteWith(t, f, name, dev, peer, listen, nil)
+	return newSiteWith(t, f, name, dev, peer, listen, nil, nil)
 }
 
-// newSiteWith is newSite with a dial function (nil: a net.Dialer).
+// newSiteWith is newSite with own credentials (nil: a good certificate
+// from f) and a change to the engine's Config (nil: none).
 func newSiteWith(t testing.TB, f *certtest.Factory, name string, dev netif.Device, peer PeerConfig, listen bool,
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)) *site {
+	cr *handshake.Credentials, mod func(*Config)) *site {
 	t.Helper()
+	if cr == nil {
+		cr = creds(f, name)
+	}
 	log := testLogger(t)
-	hs := handshake.New(name, creds(f, name), []handshake.PeerPolicy{{Name: peer.Name, AllowedIPs: peer.AllowedIPs}}, log, nil)
+	hs := handshake.New(name, cr, []handshake.PeerPolicy{{Name: peer.Name, AllowedIPs: peer.AllowedIPs}}, log, nil)
 	s := &site{name: name, dev: dev}
 	if listen {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,7 +72,11 @@ func newSiteWith(t testing.TB, f *certtest.Factory, name string, dev netif.Devic
 		}
 		s.ln = ln
 	}
-	eng, err := New(Config{Name: name, Device: dev, Auth: hs, Listener: s.ln, Peers: []PeerConfig{peer}, Log: log, Dial: dial})
+	cfg := Config{Name: name, Device: dev, Auth: hs, Listener: s.ln, Peers: []PeerConfig{peer}, Log: log}
+	if mod != nil {
+		mod(&cfg)
+	}
+	eng, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +192,14 @@ func TestRestartedPeerReplacesItsConnection(t *testing.T) {
 	// later dials fail) while its old connection is still open at A, as
 	// after a crash.
 	dials := 0
-	b1 := newSiteWith(t, f, "office-b", netiftest.New("b", 1500, netif.AllOffloads), peerB, false, func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if dials++; dials > 1 {
-			return nil, errors.New("process gone")
+	b1 := newSiteWith(t, f, "office-b", netiftest.New("b", 1500, netif.AllOffloads), peerB, false, nil, func(c *Config) {
+		c.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if dials++; dials > 1 {
+				return nil, errors.New("process gone")
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
 		}
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
 	})
 	waitConnected(t, a, "office-b")
 	first := a.eng.peer("office-b").current()

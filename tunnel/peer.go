@@ -193,6 +193,29 @@ func (p *peer) dialLoop() {
 	}
 }
 
+// rotate replaces c with a fresh connection, make-before-break: the side
+// with the endpoint dials one with purpose "rotate"; a side without asks
+// the other to. It runs once per connection; a failed dial is retried at
+// the next keepalive tick.
+func (p *peer) rotate(c *conn, why string) {
+	if c.isDead() || c.rotating.Swap(true) {
+		return
+	}
+	if p.cfg.Load().Endpoint == "" {
+		p.e.log.Info("asking the peer to rotate the connection", "peer", p.name, "reason", why)
+		c.rotateDue.Store(true)
+		c.wakeWriter()
+		return
+	}
+	p.e.log.Info("rotating the connection", "peer", p.name, "reason", why)
+	p.e.goroutine(func() {
+		if err := p.dialOnce(handshake.PurposeRotate); err != nil {
+			p.e.log.Warn("rotation failed; retrying at the next keepalive", "peer", p.name, "err", err)
+			c.rotating.Store(false)
+		}
+	})
+}
+
 func jitter(d time.Duration) time.Duration {
 	return d*4/5 + time.Duration(rand.Int64N(int64(d)*2/5+1))
 }
@@ -201,9 +224,11 @@ func jitter(d time.Duration) time.Duration {
 func (p *peer) dialOnce(purpose handshake.Purpose) error {
 	e := p.e
 	pc := p.cfg.Load()
-	p.mu.Lock()
-	p.state = "connecting"
-	p.mu.Unlock()
+	if purpose == handshake.PurposeConnect {
+		p.mu.Lock()
+		p.state = "connecting"
+		p.mu.Unlock()
+	}
 	addr, err := e.resolve(pc.Endpoint)
 	if err != nil {
 		return err

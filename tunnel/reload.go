@@ -78,6 +78,22 @@ func (e *Engine) Reverify() {
 	}
 }
 
+// RotateAll moves every live connection to a fresh one, make-before-break,
+// as after the node's own certificate was renewed.
+func (e *Engine) RotateAll(why string) {
+	e.mu.Lock()
+	var ps []*peer
+	for _, p := range e.peers {
+		ps = append(ps, p)
+	}
+	e.mu.Unlock()
+	for _, p := range ps {
+		if c := p.current(); c != nil {
+			p.rotate(c, why)
+		}
+	}
+}
+
 // Peers lists the configured peer names.
 func (e *Engine) Peers() []string {
 	e.mu.Lock()

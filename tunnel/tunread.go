@@ -109,8 +109,15 @@ func (e *Engine) flush(pend *pending, timer *time.Timer) {
 // A batch that finds no room is dropped and counted.
 func (e *Engine) send(b *batch, timer *time.Timer) {
 	c := b.c
+	c.sendMu.RLock()
+	if c.retired {
+		c.sendMu.RUnlock()
+		e.reroute(b, timer)
+		return
+	}
 	select {
 	case c.out <- b:
+		c.sendMu.RUnlock()
 		return
 	default:
 	}
@@ -119,12 +126,31 @@ func (e *Engine) send(b *batch, timer *time.Timer) {
 		select {
 		case c.out <- b:
 			timer.Stop()
+			c.sendMu.RUnlock()
 			return
 		case <-c.dead:
+			timer.Stop()
+			c.sendMu.RUnlock()
+			e.reroute(b, timer)
+			return
 		case <-timer.C:
 		}
 		timer.Stop()
 	}
+	c.sendMu.RUnlock()
 	c.p.ctr.drop(dropQueueFull, uint64(b.pkts))
+	putBatch(b)
+}
+
+// reroute hands a batch whose connection was retired or died to the peer's
+// current connection: during a rotation, nothing is lost.
+func (e *Engine) reroute(b *batch, timer *time.Timer) {
+	p := b.c.p
+	if nc := p.current(); nc != nil && nc != b.c {
+		b.c = nc
+		e.send(b, timer)
+		return
+	}
+	p.ctr.drop(dropNoConn, uint64(b.pkts))
 	putBatch(b)
 }

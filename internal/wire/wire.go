@@ -22,6 +22,7 @@ const (
 	TypeParams Type = 0x10 // the parameter message, JSON; first frame each way
 	TypePing   Type = 0x11 // 8 opaque bytes to echo
 	TypePong   Type = 0x12 // the 8 bytes of a Ping
+	TypeRotate Type = 0x14 // no payload: please dial a rotation connection (sent by a side that cannot dial)
 	TypeClose  Type = 0x15 // 1 byte CloseReason + UTF-8 text; the sender writes nothing after it
 )
 
@@ -41,6 +42,7 @@ const (
 	CloseDuplicate CloseReason = 3 // both sides dialed; this one loses
 	CloseRemoved   CloseReason = 4 // the peer was removed from the config or its credentials no longer hold
 	CloseProtocol  CloseReason = 5 // the other side broke the protocol
+	CloseExpired   CloseReason = 6 // a certificate of the chain expired
 )
 
 func (r CloseReason) String() string {
@@ -55,6 +57,8 @@ func (r CloseReason) String() string {
 		return "removed"
 	case CloseProtocol:
 		return "protocol error"
+	case CloseExpired:
+		return "certificate expired"
 	}
 	return fmt.Sprintf("reason %d", uint8(r))
 }
