@@ -57,6 +57,8 @@ type conn struct {
 
 	sendMu  sync.RWMutex // the TUN reader holds it shared while queueing; finish takes it to stop that
 	retired bool         // no more batches may be queued
+
+	peerReplaced atomic.Int64 // unix nanos of the peer's Close "replaced"; 0 before
 }
 
 func newConn(e *Engine, p *peer, s *handshake.Session, cork *corkConn) *conn {
@@ -77,8 +79,10 @@ func (c *conn) start() {
 	c.e.goroutine(func() { defer wg.Done(); c.readLoop() })
 	c.e.goroutine(func() {
 		wg.Wait()
-		close(c.done)
+		c.kill(nil) // closes the socket if neither loop did
 		c.p.detach(c)
+		c.handOver()
+		close(c.done)
 	})
 }
 
@@ -155,6 +159,11 @@ func (c *conn) writeLoop() {
 			}
 			if why := c.rotationDue(now); why != "" {
 				c.p.rotate(c, why)
+			}
+			if pr := c.peerReplaced.Load(); pr != 0 && now.Sub(time.Unix(0, pr)) > retireTimeout {
+				c.p.detach(c) // the replacement never reached us
+				c.finish(wire.CloseReplaced, ctlBuf)
+				return
 			}
 		case <-expiry:
 			c.e.log.Warn("closing tunnel: peer certificate expired", "peer", c.p.name, "remote", c.remote(),
@@ -269,6 +278,22 @@ func (c *conn) finish(r wire.CloseReason, buf []byte) {
 	c.tls.SetReadDeadline(time.Now().Add(retireTimeout))
 }
 
+// handOver stops queueing on a finished connection and moves what is still
+// queued to the peer's current connection, if any.
+func (c *conn) handOver() {
+	c.sendMu.Lock()
+	c.retired = true
+	c.sendMu.Unlock()
+	for {
+		select {
+		case b := <-c.out:
+			c.e.reroute(b, nil)
+		default:
+			return
+		}
+	}
+}
+
 // drain writes every queued batch; false when the connection died.
 func (c *conn) drain() bool {
 	for len(c.out) > 0 {
@@ -304,6 +329,9 @@ func (c *conn) readLoop() {
 			}
 		}
 		if err != nil {
+			if errors.Is(err, io.EOF) && c.peerReplaced.Load() != 0 {
+				return // the peer moved to a newer connection; our writer ends this one
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 				err = nil
 			}
@@ -377,14 +405,20 @@ func (c *conn) deliver(frame []byte, allowedIPs []netip.Prefix) {
 	}
 }
 
-// closed handles the peer's Close frame: this connection carries nothing
-// more from us either.
+// closed handles the peer's Close frame. After "replaced" the peer has a
+// newer connection that may not have reached us yet: we keep sending here
+// (the peer reads until we close) until it arrives and retires this one,
+// or the peer's retire timeout ends it. Any other reason ends it now.
 func (c *conn) closed(payload []byte) {
 	reason := wire.CloseProtocol
 	if len(payload) > 0 {
 		reason = wire.CloseReason(payload[0])
 	}
 	c.e.log.Info("peer closed the connection", "peer", c.p.name, "remote", c.remote(), "reason", reason.String())
+	if reason == wire.CloseReplaced {
+		c.peerReplaced.Store(time.Now().UnixNano())
+		return
+	}
 	c.p.detach(c)
 	c.retire(reason) // answer with the same reason
 }

@@ -67,6 +67,11 @@ func TestRotationLosesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
 			a, b := pair(t, devA, devB)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("A: %+v\nB: %+v\nB written dropped: %d", a.eng.Status(), b.eng.Status(), devB.WrittenDropped())
+				}
+			})
 			before := a.eng.peer("office-b").current()
 			wait := stream(t, devA, devB, 2000, 100*time.Microsecond)
 			time.Sleep(20 * time.Millisecond) // rotate in the middle of the stream
