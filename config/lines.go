@@ -76,7 +76,10 @@ func (s *lineScanner) at(i int) byte {
 }
 
 func (s *lineScanner) hasPrefix(p string) bool {
-	return strings.HasPrefix(string(s.src[min(s.pos, len(s.src)):]), p)
+	if s.pos+len(p) > len(s.src) {
+		return false
+	}
+	return string(s.src[s.pos:s.pos+len(p)]) == p
 }
 
 // lineAt returns the 1-based line of byte offset pos.
@@ -194,7 +197,10 @@ func (s *lineScanner) keyParts() []string {
 		var part string
 		switch c := s.peek(); {
 		case c == '"':
-			part = s.basicString()
+			part = unquoteKey(s.basicString())
+			if strings.Contains(part, `\`) {
+				s.failed = true // an escape Go does not know; better no line than a wrong one
+			}
 		case c == '\'':
 			part = s.literalString()
 		case isBareKeyChar(c):
@@ -298,7 +304,7 @@ func (s *lineScanner) scalar() {
 	}
 }
 
-// basicString reads a one-line "..." string and returns its value.
+// basicString reads a one-line "..." string and returns its text between the quotes, escapes as written.
 func (s *lineScanner) basicString() string {
 	s.pos++
 	begin := s.pos
@@ -312,20 +318,25 @@ func (s *lineScanner) basicString() string {
 		case '"':
 			raw := string(s.src[begin:s.pos])
 			s.pos++
-			if !strings.Contains(raw, `\`) {
-				return raw
-			}
-			v, err := strconv.Unquote(`"` + raw + `"`)
-			if err != nil {
-				s.failed = true
-			}
-			return v
+			return raw
 		default:
 			s.pos++
 		}
 	}
 	s.failed = true
 	return ""
+}
+
+// unquoteKey resolves the escapes of a quoted key; it returns raw unchanged when it has none or when Go
+// does not know one of them.
+func unquoteKey(raw string) string {
+	if !strings.Contains(raw, `\`) {
+		return raw
+	}
+	if v, err := strconv.Unquote(`"` + raw + `"`); err == nil {
+		return v
+	}
+	return raw
 }
 
 // literalString reads a one-line '...' string and returns its value.

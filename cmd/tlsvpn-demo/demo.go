@@ -31,6 +31,7 @@ type demo struct {
 	dir         string // temporary folder: PKI, configs, logs
 	topo        *lab.Topology
 	nodes       [2]*lab.Proc // office-a, office-b
+	started     time.Time    // when the nodes were started
 	servers     []*lab.Proc  // echo-server, sink
 }
 

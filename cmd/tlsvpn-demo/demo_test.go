@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 
 // newTraffic builds a topology and returns the tools of this test binary in it.
 func newTraffic(t *testing.T, o lab.Options) traffic {
+	t.Helper()
 	topo := lab.New(t, o)
 	self, err := os.Executable()
 	if err != nil {

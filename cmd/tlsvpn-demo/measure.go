@@ -30,7 +30,6 @@ func (d *demo) measure(ctx context.Context) error {
 // waitForTunnel probes host B from host A until a probe over IPv4 and one
 // over IPv6 have been answered.
 func (d *demo) waitForTunnel(ctx context.Context, tr traffic) error {
-	start := time.Now()
 	pending := []string{lab.HostB4, lab.HostB6}
 	lab.WaitFor(tunnelWait, 100*time.Millisecond, func() bool {
 		if ctx.Err() != nil || d.nodeDown() != nil {
@@ -45,7 +44,7 @@ func (d *demo) waitForTunnel(ctx context.Context, tr traffic) error {
 	switch {
 	case len(pending) == 0:
 		printf(d.out, "\nTraffic  host A reaches host B through the tunnel (%.1f s after the nodes started)\n",
-			time.Since(start).Seconds())
+			time.Since(d.started).Seconds())
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
 )
@@ -101,6 +102,7 @@ func (d *demo) logPath(i int) string {
 // startNodes writes both configurations and runs "tlsvpn up" on each gateway.
 func (d *demo) startNodes(context.Context) error {
 	gateways := [2]string{d.topo.GwA, d.topo.GwB}
+	d.started = time.Now()
 	for i, o := range offices {
 		if err := os.WriteFile(d.configPath(i), []byte(o.config()), 0o644); err != nil {
 			return fmt.Errorf("write config of %s: %w", o.name, err)

@@ -53,10 +53,15 @@ func rttLine(family, from, to string, res probeResult) string {
 		fmt.Sprintf("%d/%d answered", len(res.RTTs), res.Sent))
 }
 
-// indent prefixes every line of text with prefix.
+// indent prefixes every non-empty line of text with prefix.
 func indent(text, prefix string) string {
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	return prefix + strings.Join(lines, "\n"+prefix) + "\n"
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // tail returns the last n lines of the file at path, or why it cannot.
