@@ -50,6 +50,10 @@ func newRootCmd() *cobra.Command {
 		Short: "Site-to-site VPN over TLS 1.3 with X.509 certificates",
 		Long: `tlsvpn joins networks through TUN interfaces carried over a TLS 1.3 session with
 mutual certificate verification. It runs in the foreground; systemd runs it as tlsvpn@NAME.`,
+		Example: `  tlsvpn pki init --dir pki && tlsvpn pki issue office-a --dir pki
+  tlsvpn check -c /etc/tlsvpn/office-a.toml
+  tlsvpn up -c /etc/tlsvpn/office-a.toml
+  tlsvpn status -c /etc/tlsvpn/office-a.toml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

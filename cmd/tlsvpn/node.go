@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,9 +31,13 @@ type node struct {
 	ctl     *control.Server
 	ifname  string
 	started time.Time
+	boot    *config.Config // the configuration the node started with: what a reload cannot change stays as here
+	watch   *watcher
 
-	mu         sync.Mutex // guards the fields below
-	cfg        *config.Config
+	reloadMu sync.Mutex // serialises reloads (SIGHUP and file changes)
+
+	mu         sync.Mutex     // guards the fields below
+	cfg        *config.Config // the configuration in force
 	routes     []netip.Prefix // routes installed on the interface
 	lastReload time.Time
 	reloadErr  string
@@ -52,7 +57,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n = &node{log: log, notify: systemd.NewNotifier(log), cfg: cfg, ifname: cfg.Interface.Name, started: time.Now()}
+	n = &node{log: log, notify: systemd.NewNotifier(log), cfg: cfg, boot: cfg, ifname: cfg.Interface.Name, started: time.Now()}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -68,7 +73,8 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	}
 	undo = append(undo, func() { ctlLn.Close() })
 
-	dev, err := netif.CreateTUN(netif.TUNConfig{Name: cfg.Interface.Name, MTU: cfg.Interface.MTU, Offload: cfg.Interface.Offload != config.OffloadOff})
+	dev, err := netif.CreateTUN(netif.TUNConfig{Name: cfg.Interface.Name, MTU: cfg.Interface.MTU,
+		Offload: cfg.Interface.Offload != config.OffloadOff, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +106,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	devOwned = false // the engine closes it
 	n.engine.Start()
 	n.ctl = control.Serve(ctlLn, n.handle, log)
+	n.watch = startWatcher(credFiles(cfg), n.filesChanged, log)
 
 	log.Info("node up", "node", cfg.Name, "interface", dev.Name(), "mtu", dev.MTU(),
 		"offload", dev.Offload().String(), "listen", listenAddr(cfg), "peers", len(cfg.Peers), "control", cfg.Control.Socket)
@@ -118,9 +125,10 @@ func listenAddr(cfg *config.Config) string {
 // are removed, the control socket closes.
 func (n *node) stop() {
 	n.notify.Stopping()
+	n.watch.stop()
 	n.engine.Close() // closes the device: the interface and its routes go with it
 	n.ctl.Close()
-	n.log.Info("node stopped", "node", n.cfg.Name)
+	n.log.Info("node stopped", "node", n.boot.Name)
 }
 
 func peerPolicies(cfg *config.Config) []handshake.PeerPolicy {
@@ -143,6 +151,8 @@ func peerConfigs(cfg *config.Config) []tunnel.PeerConfig {
 // what changed. A new config that fails to load leaves the running one in
 // force.
 func (n *node) reload(ctx context.Context) {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
 	n.notify.Reloading()
 	defer n.notify.Ready("reloaded")
 	err := n.apply(ctx)
@@ -161,10 +171,7 @@ func (n *node) reload(ctx context.Context) {
 }
 
 func (n *node) apply(ctx context.Context) error {
-	n.mu.Lock()
-	old := n.cfg
-	n.mu.Unlock()
-	cfg, warnings, err := config.Load(old.Path)
+	cfg, warnings, err := config.Load(n.boot.Path)
 	if err != nil {
 		return err
 	}
@@ -175,17 +182,62 @@ func (n *node) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range old.RestartKeys(cfg) {
+	for _, k := range n.boot.RestartKeys(cfg) {
 		n.log.Warn("reload cannot apply this change; restart the node to apply it", "key", k)
 	}
-	n.hs.Update(creds, peerPolicies(cfg))
 	n.syncRoutes(cfg.Routes())
 	n.engine.SetPeers(peerConfigs(cfg))
-	n.engine.Reverify()
+	n.useCredentials(creds, peerPolicies(cfg))
 	n.mu.Lock()
 	n.cfg = cfg
 	n.mu.Unlock()
+	n.watch.setFiles(credFiles(cfg))
 	return nil
+}
+
+// useCredentials puts new credentials and peers in force: live tunnels that
+// no longer pass are closed, and when the node's own certificate changed
+// every tunnel moves to a new connection presenting it.
+func (n *node) useCredentials(creds *handshake.Credentials, peers []handshake.PeerPolicy) {
+	old := n.hs.Credentials()
+	n.hs.Update(creds, peers)
+	n.engine.Reverify()
+	if !bytes.Equal(old.Cert.Leaf.Raw, creds.Cert.Leaf.Raw) {
+		n.log.Info("own certificate changed; rotating every connection", "serial", fmt.Sprintf("%x", creds.Cert.Leaf.SerialNumber))
+		n.engine.RotateAll("own certificate renewed")
+	}
+}
+
+// filesChanged reloads the certificates and the CRL after a change on disk.
+func (n *node) filesChanged() {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
+	n.mu.Lock()
+	cfg := n.cfg
+	n.mu.Unlock()
+	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
+	n.mu.Lock()
+	n.lastReload = time.Now()
+	n.reloadErr = ""
+	if err != nil {
+		n.reloadErr = err.Error()
+	}
+	n.mu.Unlock()
+	if err != nil {
+		n.log.Error("certificate files changed but do not load; keeping the ones in force", "err", err)
+		return
+	}
+	n.useCredentials(creds, peerPolicies(cfg))
+	n.log.Info("reloaded certificates and CRL after a change on disk")
+}
+
+// credFiles are the files whose change on disk reloads the credentials.
+func credFiles(cfg *config.Config) []string {
+	files := []string{cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key}
+	if cfg.TLS.CRL != "" {
+		files = append(files, cfg.TLS.CRL)
+	}
+	return files
 }
 
 // syncRoutes adds and removes interface routes to match want.
@@ -244,8 +296,8 @@ func (n *node) handle(req string) (any, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	s := nodeStatus{
-		Version: statusVersion, Node: n.cfg.Name, Config: n.cfg.Path, Interface: n.ifname,
-		Listen: listenAddr(n.cfg), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
+		Version: statusVersion, Node: n.boot.Name, Config: n.boot.Path, Interface: n.ifname,
+		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
 		Routes: []string{}, Tunnel: n.engine.Status(),
 	}
 	if !n.lastReload.IsZero() {

@@ -27,13 +27,13 @@ configured peer: state, endpoint, certificate, TLS parameters, traffic and drops
 		Example: "  tlsvpn status -c /etc/tlsvpn/office-a.toml\n  tlsvpn status -c /etc/tlsvpn/office-a.toml --json | jq .tunnel.peers",
 		Args:    exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := config.Parse(path)
+			socket, err := config.ControlSocket(path)
 			if err != nil {
-				return err
+				return fmt.Errorf("read %s: %w", path, err)
 			}
-			raw, err := control.Query(cfg.Control.Socket, control.RequestStatus)
+			raw, err := control.Query(socket, control.RequestStatus)
 			if errors.Is(err, control.ErrNoNode) {
-				return fmt.Errorf("no running node for %s (control socket %s)", path, cfg.Control.Socket)
+				return fmt.Errorf("no running node for %s (control socket %s)", path, socket)
 			}
 			if err != nil {
 				return err
