@@ -22,6 +22,9 @@ const (
 
 	// ExpiryWarning is how long before its NotAfter Load starts warning about a certificate.
 	ExpiryWarning = 21 * 24 * time.Hour
+	// DefaultRotateAfter and MinRotateAfter bound [tls] rotate_after.
+	DefaultRotateAfter = time.Hour
+	MinRotateAfter     = 10 * time.Second
 )
 
 // Config is a validated configuration. Parse and Load return it only when it has no problem; it is
@@ -42,6 +45,13 @@ type TLS struct {
 	Cert string // own certificate, PEM, optionally followed by intermediates
 	Key  string // own private key, PEM, mode 0600
 	CRL  string // certificate revocation list, PEM; "" when unset
+
+	// ExpiryWarning is how long before expiry a certificate (own, CA or a
+	// peer's) or the CRL's next update is warned about; default 21 days.
+	ExpiryWarning time.Duration
+	// RotateAfter is the age at which a connection is replaced by a fresh
+	// one (Go never sends a TLS KeyUpdate); default 1 hour.
+	RotateAfter time.Duration
 }
 
 // Interface is the TUN interface of the node.

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,9 @@ const (
 	exEndpoint   = `endpoint = "198.18.0.2:4433"`
 	exAllowedIPs = `allowed_ips = ["100.64.0.2/32", "10.2.0.0/24"]`
 	exKeepalive  = `keepalive = "10s"`
+
+	exExpiryWarning = `expiry_warning = "21d"`
+	exRotateAfter   = `rotate_after = "1h"`
 )
 
 // decode builds a Config from the decoded document root, recording every problem in r. The Config is
@@ -61,7 +66,7 @@ func decodeTLS(root *table, dir string) TLS {
 		}
 		return TLS{}
 	}
-	t.unknown("ca", "cert", "key", "crl")
+	t.unknown("ca", "cert", "key", "crl", "expiry_warning", "rotate_after")
 	file := func(name, example string, required bool) string {
 		p, ok := t.str(name, example, required)
 		if !ok {
@@ -72,12 +77,30 @@ func decodeTLS(root *table, dir string) TLS {
 		}
 		return filepath.Clean(p)
 	}
-	return TLS{
+	tls := TLS{
 		CA:   file("ca", exCA, true),
 		Cert: file("cert", exCert, true),
 		Key:  file("key", exKey, true),
 		CRL:  file("crl", exCRL, false),
+
+		ExpiryWarning: ExpiryWarning,
+		RotateAfter:   DefaultRotateAfter,
 	}
+	if d, ok := decodeDuration(t, "expiry_warning", exExpiryWarning); ok {
+		if d < 0 {
+			t.r.addf(t.key("expiry_warning"), "%s is negative; write a window like %s, or \"0s\" for no warnings", d, exExpiryWarning)
+		} else {
+			tls.ExpiryWarning = d
+		}
+	}
+	if d, ok := decodeDuration(t, "rotate_after", exRotateAfter); ok {
+		if d < MinRotateAfter {
+			t.r.addf(t.key("rotate_after"), "%s is shorter than %s; write at least \"10s\" (%s is the default)", d, MinRotateAfter, exRotateAfter)
+		} else {
+			tls.RotateAfter = d
+		}
+	}
+	return tls
 }
 
 func decodeInterface(root *table) Interface {
@@ -225,18 +248,31 @@ func decodePeer(t *table) (p Peer, index []int) {
 	return p, index
 }
 
-// decodeDuration reads a duration written as a Go duration string ("10s", "1m30s").
+// decodeDuration reads a duration written as a Go duration string ("10s",
+// "1m30s") or a whole number of days ("21d").
 func decodeDuration(t *table, name, example string) (time.Duration, bool) {
 	s, ok := t.str(name, example, false)
 	if !ok {
 		return 0, false
 	}
-	d, err := time.ParseDuration(s)
+	d, err := parseDuration(s)
 	if err != nil {
-		t.r.addf(t.key(name), "%q is not a duration; write a number with a unit (ms, s, m, h), like %s", s, example)
+		t.r.addf(t.key(name), "%q is not a duration; write a number with a unit (ms, s, m, h, d), like %s", s, example)
 		return 0, false
 	}
 	return d, true
+}
+
+// parseDuration is time.ParseDuration plus whole days ("21d").
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 36500 {
+			return 0, fmt.Errorf("bad number of days %q", days)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // indexKey returns the key path of element i of the array at key.

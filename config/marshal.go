@@ -22,6 +22,9 @@ type (
 		Cert string `toml:"cert"`
 		Key  string `toml:"key"`
 		CRL  string `toml:"crl,omitempty"`
+
+		ExpiryWarning string `toml:"expiry_warning"`
+		RotateAfter   string `toml:"rotate_after"`
 	}
 	interfaceTOML struct {
 		Name    string   `toml:"name"`
@@ -48,7 +51,8 @@ type (
 func (c *Config) MarshalTOML() ([]byte, error) {
 	f := fileTOML{
 		Name: c.Name,
-		TLS:  tlsTOML{CA: c.TLS.CA, Cert: c.TLS.Cert, Key: c.TLS.Key, CRL: c.TLS.CRL},
+		TLS: tlsTOML{CA: c.TLS.CA, Cert: c.TLS.Cert, Key: c.TLS.Key, CRL: c.TLS.CRL,
+			ExpiryWarning: c.TLS.ExpiryWarning.String(), RotateAfter: c.TLS.RotateAfter.String()},
 		Interface: interfaceTOML{
 			Name:    c.Interface.Name,
 			Address: texts(c.Interface.Addresses),

@@ -10,7 +10,7 @@ import (
 )
 
 // warnExpiry warns about the own certificate, its intermediates and the CAs when they expire within
-// ExpiryWarning. Expired ones are errors, reported elsewhere.
+// [tls] expiry_warning. Expired ones are errors, reported elsewhere.
 func (c *checker) warnExpiry(roots, chain []*x509.Certificate) {
 	for i, cert := range chain {
 		what := "the certificate"
@@ -28,7 +28,7 @@ func (c *checker) warnExpiry(roots, chain []*x509.Certificate) {
 
 func (c *checker) warnSoon(key string, cert *x509.Certificate, what, fix string) {
 	left := cert.NotAfter.Sub(c.now)
-	if left <= 0 || left > ExpiryWarning {
+	if left <= 0 || left > c.cfg.TLS.ExpiryWarning {
 		return
 	}
 	c.warn.addf(key, "%s expires on %s, in %d days; %s", what, date(cert.NotAfter), int(left/(24*time.Hour)), fix)

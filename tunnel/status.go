@@ -10,26 +10,27 @@ import (
 
 // PeerStatus is what status shows for one configured peer.
 type PeerStatus struct {
-	Name       string            `json:"name"`
-	State      string            `json:"state"`
-	Endpoint   string            `json:"endpoint,omitempty"`
-	Remote     string            `json:"remote,omitempty"`
-	AllowedIPs []string          `json:"allowed_ips"`
-	Serial     string            `json:"cert_serial,omitempty"`
-	NotAfter   *time.Time        `json:"cert_not_after,omitempty"`
-	TLSVersion string            `json:"tls_version,omitempty"`
-	Cipher     string            `json:"cipher_suite,omitempty"`
-	Group      string            `json:"key_exchange,omitempty"`
-	Since      *time.Time        `json:"connected_since,omitempty"`
-	RotatedAt  *time.Time        `json:"rotated_at,omitempty"`
-	RTT        string            `json:"keepalive_rtt,omitempty"`
-	TxBytes    uint64            `json:"tx_bytes"`
-	TxPackets  uint64            `json:"tx_packets"`
-	RxBytes    uint64            `json:"rx_bytes"`
-	RxPackets  uint64            `json:"rx_packets"`
-	Drops      map[string]uint64 `json:"drops"`
-	LastError  string            `json:"last_error,omitempty"`
-	NextRetry  *time.Time        `json:"next_retry,omitempty"`
+	Name        string            `json:"name"`
+	State       string            `json:"state"`
+	Endpoint    string            `json:"endpoint,omitempty"`
+	Remote      string            `json:"remote,omitempty"`
+	AllowedIPs  []string          `json:"allowed_ips"`
+	Serial      string            `json:"cert_serial,omitempty"`
+	NotAfter    *time.Time        `json:"cert_not_after,omitempty"`
+	ExpiresSoon bool              `json:"cert_expires_soon,omitempty"` // set by the caller, which knows the warning window
+	TLSVersion  string            `json:"tls_version,omitempty"`
+	Cipher      string            `json:"cipher_suite,omitempty"`
+	Group       string            `json:"key_exchange,omitempty"`
+	Since       *time.Time        `json:"connected_since,omitempty"`
+	RotatedAt   *time.Time        `json:"rotated_at,omitempty"`
+	RTT         string            `json:"keepalive_rtt,omitempty"`
+	TxBytes     uint64            `json:"tx_bytes"`
+	TxPackets   uint64            `json:"tx_packets"`
+	RxBytes     uint64            `json:"rx_bytes"`
+	RxPackets   uint64            `json:"rx_packets"`
+	Drops       map[string]uint64 `json:"drops"`
+	LastError   string            `json:"last_error,omitempty"`
+	NextRetry   *time.Time        `json:"next_retry,omitempty"`
 }
 
 // Status is the engine's state.

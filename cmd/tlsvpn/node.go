@@ -41,6 +41,7 @@ type node struct {
 	routes     []netip.Prefix // routes installed on the interface
 	lastReload time.Time
 	reloadErr  string
+	logged     map[string]bool // health findings already logged
 }
 
 // startNode brings the node up. On any failure it removes what it made,
@@ -99,7 +100,8 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 		undo = append(undo, func() { ln.Close() })
 	}
 	n.hs = handshake.New(cfg.Name, creds, peerPolicies(cfg), log, nil)
-	n.engine, err = tunnel.New(tunnel.Config{Name: cfg.Name, Device: dev, Auth: n.hs, Listener: ln, Peers: peerConfigs(cfg), Log: log})
+	n.engine, err = tunnel.New(tunnel.Config{Name: cfg.Name, Device: dev, Auth: n.hs, Listener: ln,
+		Peers: peerConfigs(cfg), Log: log, RotateAge: cfg.TLS.RotateAfter})
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +109,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	n.engine.Start()
 	n.ctl = control.Serve(ctlLn, n.handle, log)
 	n.watch = startWatcher(credFiles(cfg), n.filesChanged, log)
+	n.checkHealth()
 
 	log.Info("node up", "node", cfg.Name, "interface", dev.Name(), "mtu", dev.MTU(),
 		"offload", dev.Offload().String(), "listen", listenAddr(cfg), "peers", len(cfg.Peers), "control", cfg.Control.Socket)
@@ -168,6 +171,26 @@ func (n *node) reload(ctx context.Context) {
 		return
 	}
 	n.log.Info("reloaded", "peers", len(n.cfg.Peers))
+	n.checkHealth()
+}
+
+// checkHealth logs what expires soon (or has expired): new findings once,
+// errors (a stale CRL, an expired certificate) every time.
+func (n *node) checkHealth() {
+	n.mu.Lock()
+	window := n.cfg.TLS.ExpiryWarning
+	n.mu.Unlock()
+	found := health(n.hs.Credentials(), n.engine.Status().Peers, window, time.Now())
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	seen := map[string]bool{}
+	for _, f := range found {
+		seen[f.msg] = true
+		if f.level >= slog.LevelError || !n.logged[f.msg] {
+			n.log.Log(context.Background(), f.level, "certificate check", "problem", f.msg)
+		}
+	}
+	n.logged = seen
 }
 
 func (n *node) apply(ctx context.Context) error {
@@ -229,6 +252,7 @@ func (n *node) filesChanged() {
 	}
 	n.useCredentials(creds, peerPolicies(cfg))
 	n.log.Info("reloaded certificates and CRL after a change on disk")
+	n.checkHealth()
 }
 
 // credFiles are the files whose change on disk reloads the credentials.
@@ -286,6 +310,7 @@ type nodeStatus struct {
 	LastReload *time.Time    `json:"last_reload,omitempty"`
 	ReloadErr  string        `json:"reload_error,omitempty"`
 	Routes     []string      `json:"routes"`
+	Warnings   []string      `json:"warnings"`
 	Tunnel     tunnel.Status `json:"tunnel"`
 }
 
@@ -298,7 +323,16 @@ func (n *node) handle(req string) (any, error) {
 	s := nodeStatus{
 		Version: statusVersion, Node: n.boot.Name, Config: n.boot.Path, Interface: n.ifname,
 		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
-		Routes: []string{}, Tunnel: n.engine.Status(),
+		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(),
+	}
+	now := time.Now()
+	for _, f := range health(n.hs.Credentials(), s.Tunnel.Peers, n.cfg.TLS.ExpiryWarning, now) {
+		s.Warnings = append(s.Warnings, f.msg)
+	}
+	for i, p := range s.Tunnel.Peers {
+		if p.NotAfter != nil && p.NotAfter.Sub(now) <= n.cfg.TLS.ExpiryWarning {
+			s.Tunnel.Peers[i].ExpiresSoon = true
+		}
 	}
 	if !n.lastReload.IsZero() {
 		t := n.lastReload

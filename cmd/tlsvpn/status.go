@@ -64,6 +64,9 @@ func printStatus(w io.Writer, s *nodeStatus, now time.Time) {
 		fmt.Fprintf(w, "  LAST RELOAD FAILED (configuration in force kept): %s\n", s.ReloadErr)
 	}
 	fmt.Fprintf(w, "  tun offload: %s; packets to no peer dropped: %d\n", orNone(strings.Join(s.Tunnel.Offload, ",")), s.Tunnel.NoRouteDrops)
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "  WARNING: %s\n", warn)
+	}
 	for _, p := range s.Tunnel.Peers {
 		fmt.Fprintf(w, "\npeer %s: %s\n", p.Name, p.State)
 		if p.Endpoint != "" || p.Remote != "" {
@@ -79,7 +82,14 @@ func printStatus(w io.Writer, s *nodeStatus, now time.Time) {
 			fmt.Fprintf(w, "  %s, %s, key exchange %s\n", p.TLSVersion, p.Cipher, p.Group)
 		}
 		if p.Serial != "" && p.NotAfter != nil {
-			fmt.Fprintf(w, "  certificate serial %s, expires %s\n", p.Serial, p.NotAfter.Format(time.RFC3339))
+			soon := ""
+			if p.ExpiresSoon {
+				soon = " (SOON)"
+			}
+			fmt.Fprintf(w, "  certificate serial %s, expires %s%s\n", p.Serial, p.NotAfter.Format(time.RFC3339), soon)
+		}
+		if p.RotatedAt != nil {
+			fmt.Fprintf(w, "  connection last rotated %s\n", p.RotatedAt.Format(time.RFC3339))
 		}
 		fmt.Fprintf(w, "  received %s in %d packets, sent %s in %d packets\n", bytesIEC(p.RxBytes), p.RxPackets, bytesIEC(p.TxBytes), p.TxPackets)
 		fmt.Fprintf(w, "  drops: %s\n", drops(p.Drops))

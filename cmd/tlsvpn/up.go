@@ -46,6 +46,8 @@ func runUp(path string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	healthTick := time.NewTicker(healthInterval)
+	defer healthTick.Stop()
 	var watchdog <-chan time.Time
 	if d := n.notify.Watchdog(); d > 0 {
 		t := time.NewTicker(d)
@@ -64,6 +66,8 @@ func runUp(path string, log *slog.Logger) error {
 			return nil
 		case <-watchdog:
 			n.notify.Alive()
+		case <-healthTick.C:
+			n.checkHealth()
 		}
 	}
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/tunnel"
+)
+
+// healthInterval is how often the node re-checks expiry dates.
+const healthInterval = 10 * time.Minute
+
+// finding is one thing about the node's certificates worth a warning.
+type finding struct {
+	level slog.Level
+	msg   string
+}
+
+// health lists what expires within window: the node's certificate chain,
+// the CAs, the CRL's next update, and connected peers' certificates.
+func health(creds *handshake.Credentials, peers []tunnel.PeerStatus, window time.Duration, now time.Time) []finding {
+	var out []finding
+	soon := func(what string, t time.Time, fix string) {
+		switch left := t.Sub(now); {
+		case left <= 0:
+			out = append(out, finding{slog.LevelError, fmt.Sprintf("%s expired at %s; %s", what, t.UTC().Format(time.RFC3339), fix)})
+		case left <= window:
+			out = append(out, finding{slog.LevelWarn, fmt.Sprintf("%s expires at %s (in %s); %s", what, t.UTC().Format(time.RFC3339), days(left), fix)})
+		}
+	}
+	for i, c := range creds.Cert.Certificate {
+		cert, err := x509.ParseCertificate(c)
+		if err != nil {
+			continue
+		}
+		what := "own certificate " + name(cert)
+		if i > 0 {
+			what = "intermediate CA " + name(cert)
+		}
+		soon(what, cert.NotAfter, "renew it (tlsvpn pki renew) and the node picks it up")
+	}
+	for _, ca := range creds.CAs {
+		soon("CA "+name(ca), ca.NotAfter, "make a new CA and re-issue the certificates it signed")
+	}
+	if crl := creds.CRL; crl != nil && !crl.NextUpdate.IsZero() {
+		if crl.NextUpdate.Before(now) {
+			out = append(out, finding{slog.LevelError, fmt.Sprintf("CRL is stale since %s: new handshakes are refused, live tunnels stay up; re-sign it (tlsvpn pki crl)",
+				crl.NextUpdate.UTC().Format(time.RFC3339))})
+		} else {
+			soon("CRL", crl.NextUpdate, "re-sign it before then (tlsvpn pki crl), or new handshakes will be refused")
+		}
+	}
+	for _, p := range peers {
+		if p.NotAfter != nil {
+			soon("certificate of peer "+p.Name, *p.NotAfter, "the tunnel closes then; renew the peer's certificate")
+		}
+	}
+	return out
+}
+
+func name(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return fmt.Sprintf("%q", c.Subject.CommonName)
+	}
+	return fmt.Sprintf("serial %x", c.SerialNumber)
+}
+
+func days(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	}
+	return d.Round(time.Minute).String()
+}

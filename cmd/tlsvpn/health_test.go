@@ -1,0 +1,65 @@
+package main
+
+import (
+	"crypto/x509"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/tunnel"
+)
+
+func TestHealthWarnsBeforeThingsExpire(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	f := certtest.New(t, now)
+	eku := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	credsWith := func(leafLeft time.Duration, crlNext time.Time) *handshake.Credentials {
+		leaf := f.Leaf(certtest.LeafOpts{Names: []string{"office-a"}, EKU: eku, NotAfter: now.Add(leafLeft)})
+		dir := t.TempDir()
+		cert, key := leaf.WritePEM(dir, "a")
+		ca, _ := f.CA().WritePEM(dir, "ca")
+		crl := filepath.Join(dir, "crl.pem")
+		if err := os.WriteFile(crl, f.CRL(nil, now.Add(-day), crlNext, nil), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := handshake.LoadCredentials(ca, cert, key, crl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	peerExpiry := now.Add(3 * day)
+	tests := []struct {
+		name  string
+		creds *handshake.Credentials
+		peers []tunnel.PeerStatus
+		want  []string // substrings, one finding each
+		level slog.Level
+	}{
+		{"nothing close to expiry gives no finding", credsWith(300*day, now.Add(30*day)), nil, nil, 0},
+		{"the own certificate within the window is warned about", credsWith(10*day, now.Add(30*day)), nil, []string{`own certificate "office-a" expires`}, slog.LevelWarn},
+		{"a CRL near its next update is warned about", credsWith(300*day, now.Add(5*day)), nil, []string{"CRL expires"}, slog.LevelWarn},
+		{"a stale CRL is an error", credsWith(300*day, now.Add(-time.Hour)), nil, []string{"CRL is stale"}, slog.LevelError},
+		{"a connected peer's certificate within the window is warned about", credsWith(300*day, now.Add(30*day)),
+			[]tunnel.PeerStatus{{Name: "office-b", NotAfter: &peerExpiry}}, []string{"certificate of peer office-b expires"}, slog.LevelWarn},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := health(tc.creds, tc.peers, 21*day, now)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d findings %v, want %d", len(got), got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i].msg, w) || got[i].level != tc.level {
+					t.Errorf("finding %q at %v, want %q at %v", got[i].msg, got[i].level, w, tc.level)
+				}
+			}
+		})
+	}
+}
