@@ -3,24 +3,42 @@ package config
 import (
 	"crypto"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
-	"slices"
+	"net/netip"
 	"strings"
+
+	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
 )
 
-// oidIPAddrBlocks is RFC 3779's IP address delegation extension (id-pe-ipAddrBlocks). tlsvpn's CA writes
-// it critical; crypto/x509 does not know it and would refuse every chain holding it. The handshake
-// enforces it (route authorization), so the checks here treat it as handled.
-var oidIPAddrBlocks = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 7}
-
-// markHandled removes oidIPAddrBlocks from the unhandled critical extensions of certs, which this
-// package parsed itself and owns.
+// markHandled removes RFC 3779's IP address blocks from the unhandled critical extensions of certs,
+// which this package and the handshake check themselves (crypto/x509 would refuse the chain).
 func markHandled(certs []*x509.Certificate) {
-	for _, cert := range certs {
-		cert.UnhandledCriticalExtensions = slices.DeleteFunc(cert.UnhandledCriticalExtensions,
-			func(id asn1.ObjectIdentifier) bool { return id.Equal(oidIPAddrBlocks) })
+	for i, cert := range certs {
+		certs[i] = ipblocks.MarkHandled(cert)
+	}
+}
+
+// checkBlocks applies RFC 3779 to the own chain: each issuer's address blocks cover its subject's, and
+// the interface addresses lie inside the certificate's blocks, if it has any.
+func (c *checker) checkBlocks(chain []*x509.Certificate) {
+	if err := ipblocks.CheckChain(chain); err != nil {
+		c.errs.addf("tls.cert", "%v; issue the certificate from a CA whose address blocks cover it", err)
+	}
+	blocks, present, err := ipblocks.FromCertificate(chain[0])
+	if err != nil {
+		c.errs.addf("tls.cert", "the address blocks of %s do not parse: %v", c.cfg.TLS.Cert, err)
+		return
+	}
+	if !present {
+		return
+	}
+	for i, a := range c.cfg.Interface.Addresses {
+		host := netip.PrefixFrom(a.Addr(), a.Addr().BitLen())
+		if !ipblocks.Covers(blocks, host) {
+			c.errs.addf(fmt.Sprintf("interface.address[%d]", i), "%s is outside the address blocks %v of %s; use an address inside them or issue the certificate with --route covering it",
+				a.Addr(), blocks, c.cfg.TLS.Cert)
+		}
 	}
 }
 

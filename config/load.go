@@ -85,6 +85,7 @@ func (c *checker) run() {
 		if len(roots) > 0 {
 			c.checkChain(chain, roots)
 		}
+		c.checkBlocks(chain)
 	}
 	if crl != nil && len(roots) > 0 && c.checkCRLSigner(crl, roots) && len(chain) > 0 {
 		c.checkRevoked(chain[0], crl)

@@ -5,6 +5,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,7 +156,11 @@ func TestLoadAccepts(t *testing.T) {
 			n.setLeaf(inter, n.spec(), inter.cert)
 		}},
 		{"a critical RFC 3779 address block extension on CA and certificate", func(n *node) {
-			ext := pkix.Extension{Id: oidIPAddrBlocks, Critical: true, Value: []byte{0x30, 0x00}}
+			all, err := ipblocks.Marshal([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ext := pkix.Extension{Id: ipblocks.OID, Critical: true, Value: all}
 			n.ca = newTestCA(t, "Test VPN CA", testNow.Add(-day), testNow.Add(10*year), ext)
 			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
 			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
@@ -281,6 +287,25 @@ func TestLoadRejects(t *testing.T) {
 		{"a certificate revoked by the CRL", func(n *node) {
 			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day), n.leaf), 0o644)
 		}, "tls.cert", "issue a new certificate"},
+		{"an interface address outside the certificate's address blocks", func(n *node) {
+			blocks := func(p ...string) pkix.Extension {
+				var ps []netip.Prefix
+				for _, s := range p {
+					ps = append(ps, netip.MustParsePrefix(s))
+				}
+				der, err := ipblocks.Marshal(ps)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return pkix.Extension{Id: ipblocks.OID, Critical: true, Value: der}
+			}
+			n.ca = newTestCA(t, "Test VPN CA", testNow.Add(-day), testNow.Add(10*year), blocks("0.0.0.0/0", "::/0"))
+			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
+			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+			s := n.spec()
+			s.extra = []pkix.Extension{blocks("100.64.1.0/24", "fd64::/64")}
+			n.setLeaf(n.ca, s)
+		}, "interface.address[0]", "issue the certificate with --route covering it"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
