@@ -311,6 +311,7 @@ type nodeStatus struct {
 	ReloadErr  string        `json:"reload_error,omitempty"`
 	Routes     []string      `json:"routes"`
 	Warnings   []string      `json:"warnings"`
+	Runtime    runtimeStatus `json:"runtime"`
 	Tunnel     tunnel.Status `json:"tunnel"`
 }
 
@@ -323,7 +324,7 @@ func (n *node) handle(req string) (any, error) {
 	s := nodeStatus{
 		Version: statusVersion, Node: n.boot.Name, Config: n.boot.Path, Interface: n.ifname,
 		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
-		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(),
+		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: readRuntime(),
 	}
 	now := time.Now()
 	for _, f := range health(n.hs.Credentials(), s.Tunnel.Peers, n.cfg.TLS.ExpiryWarning, now) {
