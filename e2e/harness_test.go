@@ -19,6 +19,9 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("TLSVPN_E2E_HELPER"); mode != "" {
+		os.Exit(helperMain(mode))
+	}
 	dir, err := os.MkdirTemp("", "tlsvpn-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
