@@ -69,8 +69,11 @@ func name(c *x509.Certificate) string {
 }
 
 func days(d time.Duration) string {
-	if d >= 48*time.Hour {
+	switch {
+	case d >= 48*time.Hour:
 		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	case d >= time.Hour:
+		return d.Round(time.Minute).String()
 	}
-	return d.Round(time.Minute).String()
+	return d.Round(time.Second).String()
 }

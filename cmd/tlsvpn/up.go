@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 )
 
 func newUpCmd() *cobra.Command {
-	var path, level string
+	var path, level, cpuprofile string
 	c := &cobra.Command{
 		Use:   "up -c FILE",
 		Short: "Run the node in the foreground",
@@ -29,12 +30,33 @@ certificates and the CRL. Under systemd it reports READY, RELOADING and STOPPING
 				return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+			if cpuprofile != "" {
+				stop, err := startCPUProfile(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return runUp(path, log)
 		},
 	}
 	configFlag(c, &path)
 	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (for developers)")
+	c.Flags().MarkHidden("cpuprofile")
 	return c
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func runUp(path string, log *slog.Logger) error {
