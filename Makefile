@@ -32,6 +32,15 @@ uninstall:
 demo: build
 	bin/tlsvpn-demo --tlsvpn bin/tlsvpn
 
+# The end-to-end benchmark (root; see bench/README.md): tlsvpn against
+# wireguard-go, OpenVPN TCP and the bare veth. Not part of CI.
+# Example: make bench BENCHFLAGS='--quick --only tlsvpn,veth'
+bin/tlsvpn-bench: FORCE
+	$(GO) build -trimpath -o $@ ./bench
+
+bench: build bin/tlsvpn-bench
+	bin/tlsvpn-bench --tlsvpn bin/tlsvpn $(BENCHFLAGS)
+
 # Unit and namespace integration tests (root). A skipped test fails the run:
 # green means the integration tests really ran.
 test: build
