@@ -22,17 +22,18 @@ const (
 // for one connection. Batches come from batchPool and go back to it after
 // the writer has written them.
 type batch struct {
-	c    *conn
-	buf  []byte // len batchCap
-	n    int    // bytes used
-	pkts int
+	c       *conn
+	express bool   // bound for the connection's express queue
+	buf     []byte // len batchCap
+	n       int    // bytes used
+	pkts    int
 }
 
 var batchPool = sync.Pool{New: func() any { return &batch{buf: make([]byte, batchCap)} }}
 
-func getBatch(c *conn) *batch {
+func getBatch(c *conn, express bool) *batch {
 	b := batchPool.Get().(*batch)
-	b.c, b.n, b.pkts = c, 0, 0
+	b.c, b.express, b.n, b.pkts = c, express, 0, 0
 	return b
 }
 
@@ -47,24 +48,24 @@ func (b *batch) room() int { return len(b.buf) - b.n }
 // tail is where the next frame goes.
 func (b *batch) tail() []byte { return b.buf[b.n:] }
 
-// pending holds the batches the TUN reader is filling, one per connection;
-// almost always one.
+// pending holds the batches the TUN reader is filling, one per connection
+// and queue; almost always one or two.
 type pending struct {
 	list []*batch
 	last *batch // the batch the last packet went to: the next read lands in its tail
 }
 
-func (p *pending) find(c *conn) *batch {
+func (p *pending) find(c *conn, express bool) *batch {
 	for _, b := range p.list {
-		if b.c == c {
+		if b.c == c && b.express == express {
 			return b
 		}
 	}
 	return nil
 }
 
-func (p *pending) add(c *conn) *batch {
-	b := getBatch(c)
+func (p *pending) add(c *conn, express bool) *batch {
+	b := getBatch(c, express)
 	p.list = append(p.list, b)
 	return b
 }

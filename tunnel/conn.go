@@ -38,7 +38,8 @@ type conn struct {
 	since  time.Time
 	ka     time.Duration
 
-	out      chan *batch
+	out      chan *batch   // bulk batches
+	express  chan *batch   // batches of sparse flows, written first
 	ctl      chan struct{} // wakes the writer for a pong
 	pongVal  atomic.Uint64
 	pongDue  atomic.Bool
@@ -65,7 +66,7 @@ func newConn(e *Engine, p *peer, s *handshake.Session, cork *corkConn) *conn {
 	c := &conn{
 		e: e, p: p, sess: s, tls: s.Conn, cork: cork,
 		accept: offloadFromNames(s.Remote.GSO), since: time.Now(), ka: p.keepalive(),
-		out: make(chan *batch, queueLen), ctl: make(chan struct{}, 1),
+		out: make(chan *batch, queueLen), express: make(chan *batch, queueLen), ctl: make(chan struct{}, 1),
 		retiring: make(chan wire.CloseReason, 1), dead: make(chan struct{}), done: make(chan struct{}),
 	}
 	c.lastRecv.Store(time.Now().UnixNano())
@@ -142,6 +143,11 @@ func (c *conn) writeLoop() {
 	ctlBuf := make([]byte, 0, 64)
 	for {
 		select {
+		case b := <-c.express:
+			if err := c.writeBatches(b); err != nil {
+				c.kill(err)
+				return
+			}
 		case b := <-c.out:
 			if err := c.writeBatches(b); err != nil {
 				c.kill(err)
@@ -223,16 +229,17 @@ func (c *conn) rotationDue(now time.Time) string {
 	return ""
 }
 
-// writeBatches writes b and whatever else is queued as one corked write.
+// writeBatches writes b and whatever else is queued as one corked write,
+// express batches ahead of bulk ones.
 func (c *conn) writeBatches(b *batch) error {
 	c.cork.Cork()
 	for i := 0; ; i++ {
-		_, err := c.tls.Write(b.buf[:b.n])
-		c.txRecords.Add(uint64((b.n + maxRecord - 1) / maxRecord))
-		c.p.ctr.txBytes.Add(uint64(b.n))
-		c.p.ctr.txPackets.Add(uint64(b.pkts))
-		putBatch(b)
-		if err != nil {
+		if err := c.writeExpress(); err != nil {
+			c.cork.Uncork()
+			putBatch(b)
+			return err
+		}
+		if err := c.writeBatch(b); err != nil {
 			c.cork.Uncork()
 			return err
 		}
@@ -241,7 +248,31 @@ func (c *conn) writeBatches(b *batch) error {
 		}
 		b = <-c.out
 	}
+	if err := c.writeExpress(); err != nil {
+		c.cork.Uncork()
+		return err
+	}
 	return c.cork.Uncork()
+}
+
+// writeExpress writes the queued express batches.
+func (c *conn) writeExpress() error {
+	for len(c.express) > 0 {
+		if err := c.writeBatch(<-c.express); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeBatch writes one batch into the TLS stream and recycles it.
+func (c *conn) writeBatch(b *batch) error {
+	_, err := c.tls.Write(b.buf[:b.n])
+	c.txRecords.Add(uint64((b.n + maxRecord - 1) / maxRecord))
+	c.p.ctr.txBytes.Add(uint64(b.n))
+	c.p.ctr.txPackets.Add(uint64(b.pkts))
+	putBatch(b)
+	return err
 }
 
 func (c *conn) keepalive(now time.Time, buf []byte) error {
@@ -286,8 +317,10 @@ func (c *conn) handOver() {
 	c.sendMu.Unlock()
 	for {
 		select {
+		case b := <-c.express:
+			c.e.reroute(b)
 		case b := <-c.out:
-			c.e.reroute(b, nil)
+			c.e.reroute(b)
 		default:
 			return
 		}
@@ -296,8 +329,13 @@ func (c *conn) handOver() {
 
 // drain writes every queued batch; false when the connection died.
 func (c *conn) drain() bool {
-	for len(c.out) > 0 {
-		if err := c.writeBatches(<-c.out); err != nil {
+	for len(c.out) > 0 || len(c.express) > 0 {
+		var b *batch
+		select {
+		case b = <-c.express:
+		case b = <-c.out:
+		}
+		if err := c.writeBatches(b); err != nil {
 			c.kill(err)
 			return false
 		}

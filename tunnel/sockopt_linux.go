@@ -8,15 +8,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// notsentLowat bounds the data queued in the socket but not yet sent:
+// beyond it a write waits, so packets queue where we can still order them
+// (express first) instead of behind megabytes in the kernel.
+const notsentLowat = 128 << 10
+
 // tuneSocket sets TCP_USER_TIMEOUT (unacknowledged data for DeadAfter
-// keepalive intervals ends the connection) and wraps the socket for
-// corked writes.
+// keepalive intervals ends the connection) and TCP_NOTSENT_LOWAT, and
+// wraps the socket for corked writes.
 func tuneSocket(c net.Conn, keepalive time.Duration) *corkConn {
 	setUserTimeout(c, keepalive)
+	control(c, func(fd int) { unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notsentLowat) })
 	return &corkConn{Conn: c}
 }
 
-func setUserTimeout(c net.Conn, keepalive time.Duration) {
+// control runs f on the socket's descriptor; sockets that are not
+// syscall.Conns (tests' pipes) are left alone.
+func control(c net.Conn, f func(fd int)) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return
@@ -25,8 +33,10 @@ func setUserTimeout(c net.Conn, keepalive time.Duration) {
 	if err != nil {
 		return
 	}
+	raw.Control(func(fd uintptr) { f(int(fd)) })
+}
+
+func setUserTimeout(c net.Conn, keepalive time.Duration) {
 	ms := int(DeadAfter * keepalive / time.Millisecond)
-	raw.Control(func(fd uintptr) {
-		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
-	})
+	control(c, func(fd int) { unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms) })
 }

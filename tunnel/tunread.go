@@ -8,10 +8,6 @@ import (
 	"github.com/tlsvpn/tlsvpn/netif"
 )
 
-// queueWait is how long the TUN reader waits for room in a connection's
-// queue before dropping a batch.
-const queueWait = 100 * time.Millisecond
-
 // readTUN is the one goroutine reading the device. It blocks for the first
 // packet, then drains the device without waiting until it is empty or
 // batchBudget bytes were read, framing each packet straight into the batch
@@ -19,10 +15,10 @@ const queueWait = 100 * time.Millisecond
 func (e *Engine) readTUN() {
 	scratch := make([]byte, frameMax)
 	var pend pending
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	flows := new(flowTable)
 	for {
 		wait, total := true, 0
+		var now int64
 		for total < batchBudget {
 			buf := scratch
 			if b := pend.last; b != nil && b.room() >= frameMax {
@@ -30,7 +26,7 @@ func (e *Engine) readTUN() {
 			}
 			n, err := e.dev.Read(buf[wire.HeaderLen:frameMax], wait)
 			if err != nil {
-				e.flush(&pend, timer)
+				e.flush(&pend)
 				if !errors.Is(err, netif.ErrClosed) && e.ctx.Err() == nil {
 					e.log.Error("read TUN", "err", err)
 				}
@@ -39,18 +35,21 @@ func (e *Engine) readTUN() {
 			if n == 0 {
 				break
 			}
+			if wait {
+				now = time.Now().UnixNano()
+			}
 			wait = false
 			total += n
-			e.route(&pend, buf[:wire.HeaderLen+n], timer)
+			e.route(&pend, buf[:wire.HeaderLen+n], flows, now)
 		}
-		e.flush(&pend, timer)
+		e.flush(&pend)
 	}
 }
 
 // route puts one read frame (header space + virtio header + packet) into
 // the batch of the connection its destination maps to. The frame was read
 // in place into pend.last's tail when that is where buf points.
-func (e *Engine) route(pend *pending, frame []byte, timer *time.Timer) {
+func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64) {
 	pkt := frame[wire.HeaderLen:]
 	info, ok := parseIP(pkt[netif.VirtioHdrLen:])
 	if !ok {
@@ -76,66 +75,59 @@ func (e *Engine) route(pend *pending, frame []byte, timer *time.Timer) {
 		return
 	}
 	wire.PutHeader(frame, wire.TypePacket, len(pkt))
-	if b := pend.last; b != nil && b.c == c && &b.buf[b.n] == &frame[0] {
+	express := flows.express(pkt, info, now)
+	if b := pend.last; b != nil && b.c == c && !express && !b.express && &b.buf[b.n] == &frame[0] {
 		b.n += len(frame)
 		b.pkts++
 		return
 	}
-	b := pend.find(c)
+	b := pend.find(c, express)
 	if b != nil && b.room() < len(frame) {
 		pend.remove(b)
-		e.send(b, timer)
+		e.send(b)
 		b = nil
 	}
 	if b == nil {
-		b = pend.add(c)
+		b = pend.add(c, express)
 	}
 	copy(b.tail(), frame)
 	b.n += len(frame)
 	b.pkts++
-	pend.last = b
+	if !express {
+		pend.last = b
+	}
 }
 
 // flush hands every pending batch to its connection.
-func (e *Engine) flush(pend *pending, timer *time.Timer) {
+func (e *Engine) flush(pend *pending) {
 	for len(pend.list) > 0 {
 		b := pend.list[len(pend.list)-1]
 		pend.remove(b)
-		e.send(b, timer)
+		e.send(b)
 	}
 }
 
-// send queues b on its connection, waiting at most queueWait for room.
-// A batch that finds no room is dropped and counted.
-func (e *Engine) send(b *batch, timer *time.Timer) {
+// send queues b on its connection. A full queue drops the batch and
+// counts it: the TUN reader never waits, so a packet of a sparse flow read
+// after a bulk burst is not held in the kernel's TUN queue behind it, and
+// a bulk flow that outruns the connection learns it from the loss.
+func (e *Engine) send(b *batch) {
 	c := b.c
+	q := c.out
+	if b.express {
+		q = c.express
+	}
 	c.sendMu.RLock()
-	if c.retired {
+	if c.retired || c.isDead() {
 		c.sendMu.RUnlock()
-		e.reroute(b, timer)
+		e.reroute(b)
 		return
 	}
 	select {
-	case c.out <- b:
+	case q <- b:
 		c.sendMu.RUnlock()
 		return
 	default:
-	}
-	if timer != nil {
-		timer.Reset(queueWait) // Go >= 1.23 timers: no drain needed around Reset and Stop
-		select {
-		case c.out <- b:
-			timer.Stop()
-			c.sendMu.RUnlock()
-			return
-		case <-c.dead:
-			timer.Stop()
-			c.sendMu.RUnlock()
-			e.reroute(b, timer)
-			return
-		case <-timer.C:
-		}
-		timer.Stop()
 	}
 	c.sendMu.RUnlock()
 	c.p.ctr.drop(dropQueueFull, uint64(b.pkts))
@@ -144,11 +136,11 @@ func (e *Engine) send(b *batch, timer *time.Timer) {
 
 // reroute hands a batch whose connection was retired or died to the peer's
 // current connection: during a rotation, nothing is lost.
-func (e *Engine) reroute(b *batch, timer *time.Timer) {
+func (e *Engine) reroute(b *batch) {
 	p := b.c.p
 	if nc := p.current(); nc != nil && nc != b.c {
 		b.c = nc
-		e.send(b, timer)
+		e.send(b)
 		return
 	}
 	p.ctr.drop(dropNoConn, uint64(b.pkts))
