@@ -24,6 +24,7 @@ const (
 type batch struct {
 	c       *conn
 	express bool   // bound for the connection's express queue
+	enq     int64  // unix nanos when queued, for CoDel
 	buf     []byte // len batchCap
 	n       int    // bytes used
 	pkts    int

@@ -18,7 +18,7 @@ import (
 
 // Connection tuning.
 const (
-	queueLen      = 4               // batches waiting for one connection's writer
+	queueLen      = 16              // batches waiting for one connection's writer
 	maxRecord     = 16384           // TLS plaintext record size
 	readBufSize   = 1 << 20         // the reader's linear buffer
 	retireTimeout = 5 * time.Second // how long a retired connection may take to drain
@@ -60,6 +60,9 @@ type conn struct {
 	retired bool         // no more batches may be queued
 
 	peerReplaced atomic.Int64 // unix nanos of the peer's Close "replaced"; 0 before
+
+	aqm          codel       // the writer's CoDel state for the bulk queue
+	rerouteTimer *time.Timer // for handOver's reroutes
 }
 
 func newConn(e *Engine, p *peer, s *handshake.Session, cork *corkConn) *conn {
@@ -70,6 +73,8 @@ func newConn(e *Engine, p *peer, s *handshake.Session, cork *corkConn) *conn {
 		retiring: make(chan wire.CloseReason, 1), dead: make(chan struct{}), done: make(chan struct{}),
 	}
 	c.lastRecv.Store(time.Now().UnixNano())
+	c.rerouteTimer = time.NewTimer(time.Hour)
+	c.rerouteTimer.Stop()
 	return c
 }
 
@@ -233,7 +238,15 @@ func (c *conn) rotationDue(now time.Time) string {
 // express batches ahead of bulk ones.
 func (c *conn) writeBatches(b *batch) error {
 	c.cork.Cork()
+	now := time.Now().UnixNano()
 	for i := 0; ; i++ {
+		if !b.express && c.aqm.signal(now, now-b.enq, len(c.out)) {
+			if congest(b) {
+				c.p.ctr.drop(dropAQM, 1)
+			} else {
+				c.p.ctr.ecnMarks.Add(1)
+			}
+		}
 		if err := c.writeExpress(); err != nil {
 			c.cork.Uncork()
 			putBatch(b)
@@ -318,9 +331,9 @@ func (c *conn) handOver() {
 	for {
 		select {
 		case b := <-c.express:
-			c.e.reroute(b)
+			c.e.reroute(b, c.rerouteTimer)
 		case b := <-c.out:
-			c.e.reroute(b)
+			c.e.reroute(b, c.rerouteTimer)
 		default:
 			return
 		}

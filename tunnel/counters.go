@@ -15,6 +15,7 @@ const (
 	dropMalformed            // a packet frame that fails validation
 	dropGSO                  // a GSO type the receiver does not accept
 	dropTUNWrite             // the kernel refused the packet
+	dropAQM                  // the connection's queue stayed above its delay target (CoDel)
 	numDrops
 )
 
@@ -27,6 +28,7 @@ var dropNames = [numDrops]string{
 	dropMalformed: "malformed",
 	dropGSO:       "gso_unsupported",
 	dropTUNWrite:  "tun_write",
+	dropAQM:       "aqm",
 }
 
 // counters are a peer's traffic figures, updated once per batch or
@@ -34,6 +36,7 @@ var dropNames = [numDrops]string{
 type counters struct {
 	txBytes, txPackets atomic.Uint64
 	rxBytes, rxPackets atomic.Uint64
+	ecnMarks           atomic.Uint64 // packets marked Congestion Experienced by the queue
 	drops              [numDrops]atomic.Uint64
 }
 

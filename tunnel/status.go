@@ -29,6 +29,7 @@ type PeerStatus struct {
 	RxBytes     uint64            `json:"rx_bytes"`
 	RxPackets   uint64            `json:"rx_packets"`
 	Drops       map[string]uint64 `json:"drops"`
+	ECNMarks    uint64            `json:"ecn_marks"`
 	LastError   string            `json:"last_error,omitempty"`
 	NextRetry   *time.Time        `json:"next_retry,omitempty"`
 }
@@ -58,7 +59,7 @@ func (p *peer) status() PeerStatus {
 		Name: p.name, Endpoint: pc.Endpoint,
 		TxBytes: p.ctr.txBytes.Load(), TxPackets: p.ctr.txPackets.Load(),
 		RxBytes: p.ctr.rxBytes.Load(), RxPackets: p.ctr.rxPackets.Load(),
-		Drops: p.ctr.dropMap(),
+		Drops: p.ctr.dropMap(), ECNMarks: p.ctr.ecnMarks.Load(),
 	}
 	for _, a := range pc.AllowedIPs {
 		s.AllowedIPs = append(s.AllowedIPs, a.String())

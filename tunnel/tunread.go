@@ -16,6 +16,8 @@ func (e *Engine) readTUN() {
 	scratch := make([]byte, frameMax)
 	var pend pending
 	flows := new(flowTable)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		wait, total := true, 0
 		var now int64
@@ -26,7 +28,7 @@ func (e *Engine) readTUN() {
 			}
 			n, err := e.dev.Read(buf[wire.HeaderLen:frameMax], wait)
 			if err != nil {
-				e.flush(&pend)
+				e.flush(&pend, timer)
 				if !errors.Is(err, netif.ErrClosed) && e.ctx.Err() == nil {
 					e.log.Error("read TUN", "err", err)
 				}
@@ -40,16 +42,16 @@ func (e *Engine) readTUN() {
 			}
 			wait = false
 			total += n
-			e.route(&pend, buf[:wire.HeaderLen+n], flows, now)
+			e.route(&pend, buf[:wire.HeaderLen+n], flows, now, timer)
 		}
-		e.flush(&pend)
+		e.flush(&pend, timer)
 	}
 }
 
 // route puts one read frame (header space + virtio header + packet) into
 // the batch of the connection its destination maps to. The frame was read
 // in place into pend.last's tail when that is where buf points.
-func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64) {
+func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64, timer *time.Timer) {
 	pkt := frame[wire.HeaderLen:]
 	info, ok := parseIP(pkt[netif.VirtioHdrLen:])
 	if !ok {
@@ -84,7 +86,7 @@ func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64)
 	b := pend.find(c, express)
 	if b != nil && b.room() < len(frame) {
 		pend.remove(b)
-		e.send(b)
+		e.send(b, timer)
 		b = nil
 	}
 	if b == nil {
@@ -99,28 +101,31 @@ func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64)
 }
 
 // flush hands every pending batch to its connection.
-func (e *Engine) flush(pend *pending) {
+func (e *Engine) flush(pend *pending, timer *time.Timer) {
 	for len(pend.list) > 0 {
 		b := pend.list[len(pend.list)-1]
 		pend.remove(b)
-		e.send(b)
+		e.send(b, timer)
 	}
 }
 
-// send queues b on its connection. A full queue drops the batch and
-// counts it: the TUN reader never waits, so a packet of a sparse flow read
-// after a bulk burst is not held in the kernel's TUN queue behind it, and
-// a bulk flow that outruns the connection learns it from the loss.
-func (e *Engine) send(b *batch) {
+// queueWait bounds how long the TUN reader waits for room in a full bulk
+// queue. It rarely waits: CoDel keeps the queue short long before it fills.
+const queueWait = 50 * time.Millisecond
+
+// send queues b on its connection, waiting at most queueWait for room
+// (timer is the reader's reusable timer) and dropping the batch after that.
+func (e *Engine) send(b *batch, timer *time.Timer) {
 	c := b.c
 	q := c.out
 	if b.express {
 		q = c.express
 	}
+	b.enq = time.Now().UnixNano()
 	c.sendMu.RLock()
 	if c.retired || c.isDead() {
 		c.sendMu.RUnlock()
-		e.reroute(b)
+		e.reroute(b, timer)
 		return
 	}
 	select {
@@ -129,6 +134,19 @@ func (e *Engine) send(b *batch) {
 		return
 	default:
 	}
+	timer.Reset(queueWait) // Go >= 1.23 timers need no draining around Reset and Stop
+	select {
+	case q <- b:
+		timer.Stop()
+		c.sendMu.RUnlock()
+		return
+	case <-c.dead:
+		timer.Stop()
+		c.sendMu.RUnlock()
+		e.reroute(b, timer)
+		return
+	case <-timer.C:
+	}
 	c.sendMu.RUnlock()
 	c.p.ctr.drop(dropQueueFull, uint64(b.pkts))
 	putBatch(b)
@@ -136,11 +154,11 @@ func (e *Engine) send(b *batch) {
 
 // reroute hands a batch whose connection was retired or died to the peer's
 // current connection: during a rotation, nothing is lost.
-func (e *Engine) reroute(b *batch) {
+func (e *Engine) reroute(b *batch, timer *time.Timer) {
 	p := b.c.p
 	if nc := p.current(); nc != nil && nc != b.c {
 		b.c = nc
-		e.send(b)
+		e.send(b, timer)
 		return
 	}
 	p.ctr.drop(dropNoConn, uint64(b.pkts))

@@ -24,6 +24,7 @@ const (
 	TypePong   Type = 0x12 // the 8 bytes of a Ping
 	TypeRotate Type = 0x14 // no payload: please dial a rotation connection (sent by a side that cannot dial)
 	TypeClose  Type = 0x15 // 1 byte CloseReason + UTF-8 text; the sender writes nothing after it
+	TypePad    Type = 0x80 // optional: skipped by the receiver (a packet the sender's queue dropped)
 )
 
 // Limits on payload lengths, checked before any payload is read.
