@@ -19,6 +19,9 @@ const (
 
 	OffloadAuto = "auto" // [interface] offload: use GSO/GRO when the kernel offers it (default)
 	OffloadOff  = "off"  // [interface] offload: plain packets, no GSO/GRO
+	// OffloadSplit is the [interface] offload mode in which the kernel hands over super-packets that
+	// are split in userspace, and writes are coalesced (GRO) in userspace: plain packets on the wire.
+	OffloadSplit = "split"
 
 	// ExpiryWarning is how long before its NotAfter Load starts warning about a certificate.
 	ExpiryWarning = 21 * 24 * time.Hour
@@ -59,7 +62,7 @@ type Interface struct {
 	Name      string         // default "tlsvpn0", at most 15 characters
 	Addresses []netip.Prefix // interface addresses; host bits allowed (100.64.0.1/24)
 	MTU       int            // default 1500, 1280..65535
-	Offload   string         // OffloadAuto (default) or OffloadOff
+	Offload   string         // OffloadAuto (default), OffloadSplit or OffloadOff
 }
 
 // Listen is where the node accepts peers.

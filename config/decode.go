@@ -129,8 +129,8 @@ func decodeInterface(root *table) Interface {
 		}
 	}
 	if mode, ok := t.str("offload", exOffload, false); ok {
-		if mode != OffloadAuto && mode != OffloadOff {
-			t.r.addf(t.key("offload"), "%q is not a mode; write offload = %q or offload = %q", mode, OffloadAuto, OffloadOff)
+		if mode != OffloadAuto && mode != OffloadOff && mode != OffloadSplit {
+			t.r.addf(t.key("offload"), "%q is not a mode; write offload = %q, %q or %q", mode, OffloadAuto, OffloadSplit, OffloadOff)
 		}
 		in.Offload = mode
 	}

@@ -201,7 +201,7 @@ func TestParseRejects(t *testing.T) {
 		}, "peer[0].endpoint", "write the peer's underlay address"},
 		{"a bad offload value is rejected", func(t *testing.T) string {
 			return edit(t, "[interface]\n", "[interface]\noffload = \"on\"\n")
-		}, "interface.offload", `write offload = "auto" or offload = "off"`},
+		}, "interface.offload", `write offload = "auto", "split" or "off"`},
 		{"a node that neither listens nor dials is rejected", func(t *testing.T) string {
 			return edit(t, "[listen]\naddress = \"0.0.0.0:4433\"\n", "")
 		}, "", "add [listen]"},

@@ -7,7 +7,7 @@ import (
 )
 
 func TestPingBothWaysBetweenLANs(t *testing.T) {
-	for _, offload := range []string{"auto", "off"} {
+	for _, offload := range []string{"auto", "split", "off"} {
 		t.Run("offload "+offload, func(t *testing.T) {
 			n := NewNet(t, Options{Offload: offload})
 			n.StartBoth(t)

@@ -192,7 +192,12 @@ func TestTCPTransferThroughTheTUN(t *testing.T) {
 		wantSuper  bool
 		wantPlain  bool
 		needsProbe netif.Offload
+		split      bool
 	}{
+		{name: "the split device reads plain packets of super-packets and writes them back", offload: true, split: true,
+			set: (*netif.TUN).Offload, addrs: [3]netip.Addr{local4, peer4, other4}, wantPlain: true},
+		{name: "the split device works for IPv6", offload: true, split: true,
+			set: (*netif.TUN).Offload, addrs: [3]netip.Addr{local6, peer6, other6}, wantPlain: true},
 		{name: "SetOffload(0) yields plain fully checksummed packets", offload: true,
 			set: func(*netif.TUN) netif.Offload { return 0 }, addrs: [3]netip.Addr{local4, peer4, other4}, wantPlain: true},
 		{name: "a device created without offloads stays plain after SetOffload(all)", offload: false,
@@ -212,9 +217,13 @@ func TestTCPTransferThroughTheTUN(t *testing.T) {
 			if err := dev.SetOffload(tc.set(dev)); err != nil {
 				t.Fatalf("SetOffload: %v", err)
 			}
-			configure(t, dev, netif.LinkConfig{Addresses: []netip.Prefix{tunNet4, tunNet6}})
+			var d netif.Device = dev
+			if tc.split {
+				d = netif.NewSplit(dev)
+			}
+			configure(t, d, netif.LinkConfig{Addresses: []netip.Prefix{tunNet4, tunNet6}})
 			r := &reflector{local: tc.addrs[0], virt: tc.addrs[1], seen: tc.addrs[2]}
-			reflect(t, dev, r)
+			reflect(t, d, r)
 
 			transfer(t, r, size)
 			t.Logf("%d packets through the TUN, %d GSO, %d with NEEDS_CSUM, largest %d bytes",

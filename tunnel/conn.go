@@ -20,6 +20,7 @@ import (
 const (
 	queueLen      = 16              // batches waiting for one connection's writer
 	maxRecord     = 16384           // TLS plaintext record size
+	deviceBatch   = 128             // packets the reader hands the device at once
 	readBufSize   = 1 << 20         // the reader's linear buffer
 	retireTimeout = 5 * time.Second // how long a retired connection may take to drain
 	closeShutdown = wire.CloseShutdown
@@ -61,6 +62,7 @@ type conn struct {
 
 	peerReplaced atomic.Int64 // unix nanos of the peer's Close "replaced"; 0 before
 
+	wq           [][]byte    // the reader's validated packets, written to the device together
 	aqm          codel       // the writer's CoDel state for the bulk queue
 	rerouteTimer *time.Timer // for handOver's reroutes
 }
@@ -73,6 +75,7 @@ func newConn(e *Engine, p *peer, s *handshake.Session, cork *corkConn) *conn {
 		retiring: make(chan wire.CloseReason, 1), dead: make(chan struct{}), done: make(chan struct{}),
 	}
 	c.lastRecv.Store(time.Now().UnixNano())
+	c.wq = make([][]byte, 0, deviceBatch)
 	c.rerouteTimer = time.NewTimer(time.Hour)
 	c.rerouteTimer.Stop()
 	return c
@@ -397,6 +400,7 @@ func (c *conn) readLoop() {
 func (c *conn) parse(buf []byte, r, w int) (int, error) {
 	var rxBytes, rxPkts uint64
 	defer func() {
+		c.flushDevice()
 		c.p.ctr.rxBytes.Add(rxBytes)
 		c.p.ctr.rxPackets.Add(rxPkts)
 	}()
@@ -443,17 +447,41 @@ type errUnknownFrame struct{ t wire.Type }
 
 func (e errUnknownFrame) Error() string { return fmt.Sprintf("unknown frame type %#x", uint8(e.t)) }
 
-// deliver validates one packet frame and writes it to the device.
+// deliver validates one packet frame and queues it for the device; the
+// queue is written when full and at the end of each parse.
 func (c *conn) deliver(frame []byte, allowedIPs []netip.Prefix) {
 	if r := checkInbound(frame, c.e.accept, c.e.mtu, allowedIPs); r != dropNone {
 		c.p.ctr.drop(r, 1)
 		c.e.rateLog(r, c.p.name)
 		return
 	}
-	if err := c.e.dev.Write(frame); err != nil {
-		c.p.ctr.drop(dropTUNWrite, 1)
-		c.e.rateLog(dropTUNWrite, c.p.name)
+	c.wq = append(c.wq, frame)
+	if len(c.wq) == cap(c.wq) {
+		c.flushDevice()
 	}
+}
+
+// flushDevice writes the queued packets: in one call when the device
+// coalesces batches (the split path), else one write(2) each.
+func (c *conn) flushDevice() {
+	if len(c.wq) == 0 {
+		return
+	}
+	if bw := c.e.batchDev; bw != nil {
+		if err := bw.WriteBatch(c.wq); err != nil {
+			c.p.ctr.drop(dropTUNWrite, 1)
+			c.e.rateLog(dropTUNWrite, c.p.name)
+		}
+	} else {
+		for _, f := range c.wq {
+			if err := c.e.dev.Write(f); err != nil {
+				c.p.ctr.drop(dropTUNWrite, 1)
+				c.e.rateLog(dropTUNWrite, c.p.name)
+			}
+		}
+	}
+	clear(c.wq)
+	c.wq = c.wq[:0]
 }
 
 // closed handles the peer's Close frame. After "replaced" the peer has a

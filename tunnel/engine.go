@@ -76,15 +76,16 @@ const (
 // it started, closes its connections, the listener and the device, and
 // waits for them. Methods are safe for concurrent use.
 type Engine struct {
-	name   string
-	dev    netif.Device
-	auth   Authenticator
-	ln     net.Listener
-	log    *slog.Logger
-	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
-	bootID string
-	mtu    int
-	accept netif.Offload // GSO types we accept from peers
+	name     string
+	dev      netif.Device
+	batchDev netif.BatchWriter // dev, when it coalesces batches of writes
+	auth     Authenticator
+	ln       net.Listener
+	log      *slog.Logger
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	bootID   string
+	mtu      int
+	accept   netif.Offload // GSO types we accept from peers
 
 	rotateAge     time.Duration
 	rotateRecords uint64
@@ -127,6 +128,7 @@ func New(cfg Config) (*Engine, error) {
 	if e.rotateRecords == 0 {
 		e.rotateRecords = DefaultRotateRecords
 	}
+	e.batchDev, _ = cfg.Device.(netif.BatchWriter)
 	if e.dial == nil {
 		d := &net.Dialer{Timeout: handshake.TLSTimeout}
 		e.dial = d.DialContext

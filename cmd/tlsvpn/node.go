@@ -74,10 +74,14 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	}
 	undo = append(undo, func() { ctlLn.Close() })
 
-	dev, err := netif.CreateTUN(netif.TUNConfig{Name: cfg.Interface.Name, MTU: cfg.Interface.MTU,
+	tun, err := netif.CreateTUN(netif.TUNConfig{Name: cfg.Interface.Name, MTU: cfg.Interface.MTU,
 		Offload: cfg.Interface.Offload != config.OffloadOff, Logger: log})
 	if err != nil {
 		return nil, err
+	}
+	var dev netif.Device = tun
+	if cfg.Interface.Offload == config.OffloadSplit {
+		dev = netif.NewSplit(tun)
 	}
 	devOwned := true
 	undo = append(undo, func() {
