@@ -38,8 +38,8 @@ type Session struct {
 	// Expires is when the first certificate of the peer's verified chain
 	// expires: the session must end then.
 	Expires time.Time
-	State  tls.ConnectionState
-	Dialed bool // this node dialed the connection
+	State   tls.ConnectionState
+	Dialed  bool // this node dialed the connection
 }
 
 // Handshaker authenticates connections. Its credentials and peers can be
