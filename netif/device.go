@@ -57,3 +57,11 @@ type Device interface {
 	// Close closes the device; blocked Reads return ErrClosed.
 	Close() error
 }
+
+// BatchWriter is a Device that writes many packets at once, which lets it
+// coalesce them; the tunnel uses it when a device offers it.
+type BatchWriter interface {
+	// WriteBatch writes pkts, each a virtio header and a packet, as Write
+	// does; it does not keep them.
+	WriteBatch(pkts [][]byte) error
+}

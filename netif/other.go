@@ -43,3 +43,9 @@ func (t *TUN) Offload() Offload { return 0 }
 func (t *TUN) Close() error { return nil }
 
 var _ Device = (*TUN)(nil)
+
+// Split is the split path of Linux; elsewhere it is the plain device.
+type Split struct{ *TUN }
+
+// NewSplit wraps t.
+func NewSplit(t *TUN) *Split { return &Split{t} }

@@ -18,14 +18,6 @@ const splitOffset = 16
 // coalesce: the package's own batch size.
 const splitBatch = 128
 
-// BatchWriter is a Device that writes many packets at once, which lets it
-// coalesce them; the tunnel uses it when a device offers it.
-type BatchWriter interface {
-	// WriteBatch writes pkts, each a virtio header and a packet, as Write
-	// does; it does not keep them.
-	WriteBatch(pkts [][]byte) error
-}
-
 // Split is a TUN whose packets go through golang.zx2c4.com/wireguard/tun's
 // own Read and Write: the kernel still hands over GSO super-packets, which
 // Read splits into packets of at most the MTU in userspace, and WriteBatch
