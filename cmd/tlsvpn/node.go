@@ -162,20 +162,25 @@ func (n *node) reload(ctx context.Context) {
 	defer n.reloadMu.Unlock()
 	n.notify.Reloading()
 	defer n.notify.Ready("reloaded")
-	err := n.apply(ctx)
-	n.mu.Lock()
-	n.lastReload = time.Now()
-	n.reloadErr = ""
-	if err != nil {
-		n.reloadErr = err.Error()
-	}
-	n.mu.Unlock()
-	if err != nil {
+	if err := n.apply(ctx); n.recordReload(err) {
 		n.log.Error("reload failed; keeping the configuration in force", "err", err)
 		return
 	}
 	n.log.Info("reloaded", "peers", len(n.cfg.Peers))
 	n.checkHealth()
+}
+
+// recordReload notes a reload's time and outcome for status; it reports
+// whether the reload failed.
+func (n *node) recordReload(err error) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.lastReload = time.Now()
+	n.reloadErr = ""
+	if err != nil {
+		n.reloadErr = err.Error()
+	}
+	return err != nil
 }
 
 // checkHealth logs what expires soon (or has expired): new findings once,
@@ -243,14 +248,7 @@ func (n *node) filesChanged() {
 	cfg := n.cfg
 	n.mu.Unlock()
 	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
-	n.mu.Lock()
-	n.lastReload = time.Now()
-	n.reloadErr = ""
-	if err != nil {
-		n.reloadErr = err.Error()
-	}
-	n.mu.Unlock()
-	if err != nil {
+	if n.recordReload(err) {
 		n.log.Error("certificate files changed but do not load; keeping the ones in force", "err", err)
 		return
 	}
