@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/lab"
 )
 
 // bench is one benchmark run. Its methods run on one goroutine.
@@ -105,8 +107,8 @@ func (b *bench) run(ctx context.Context) error {
 func (b *bench) prepare(ctx context.Context) error {
 	b.env.pki = filepath.Join(b.env.dir, "pki")
 	cmds := [][]string{{"pki", "init", "--dir", b.env.pki, "--name", "tlsvpn bench CA"}}
-	for _, n := range tlsvpnNodes {
-		cmds = append(cmds, []string{"pki", "issue", n.name, "--dir", b.env.pki})
+	for _, o := range lab.Offices {
+		cmds = append(cmds, []string{"pki", "issue", o.Name, "--dir", b.env.pki})
 	}
 	for _, args := range cmds {
 		out, err := exec.CommandContext(ctx, b.env.tlsvpn, args...).CombinedOutput()

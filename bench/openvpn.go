@@ -34,7 +34,7 @@ func (o *openvpnSystem) prepare(context.Context, *env) error { return nil }
 // args returns end i's command line (0: gwA, the TLS server; 1: gwB).
 func (o *openvpnSystem) args(i int) []string {
 	pki := o.env.pki
-	node := tlsvpnNodes[i].name
+	node := lab.Offices[i].Name
 	common := []string{
 		"--dev", openvpnDev, "--dev-type", "tun",
 		"--ca", filepath.Join(pki, "ca.pem"),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/config"
+	"github.com/tlsvpn/tlsvpn/internal/lab"
 )
 
 func TestAllocFiguresPerPacketAndPerSecond(t *testing.T) {
@@ -49,17 +50,17 @@ func TestPerGBDividesByBytesReceived(t *testing.T) {
 
 func TestTLSVPNConfigsPassTheConfigParser(t *testing.T) {
 	dir := t.TempDir()
-	for _, n := range tlsvpnNodes {
-		path := filepath.Join(dir, n.name+".toml")
-		if err := os.WriteFile(path, []byte(n.config(filepath.Join(dir, "pki"))), 0o644); err != nil {
+	for _, o := range lab.Offices {
+		path := filepath.Join(dir, o.Name+".toml")
+		if err := os.WriteFile(path, []byte(tlsvpnConfig(o, filepath.Join(dir, "pki"))), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		c, err := config.Parse(path)
 		if err != nil {
-			t.Fatalf("config of %s: %v", n.name, err)
+			t.Fatalf("config of %s: %v", o.Name, err)
 		}
-		if c.Listens() != (n.listen != "") || c.Dials() != (n.endpoint != "") {
-			t.Errorf("%s: listens %v, dials %v", n.name, c.Listens(), c.Dials())
+		if c.Listens() != (o.Listen != "") || c.Dials() != (o.Endpoint != "") {
+			t.Errorf("%s: listens %v, dials %v", o.Name, c.Listens(), c.Dials())
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,65 +20,23 @@ type tlsvpnSystem struct {
 	env *env
 }
 
-const (
-	tlsvpnDev    = "tlsvpn0"
-	tlsvpnListen = lab.UnderlayA + ":4433"
-)
-
-// tlsvpnNode is one of the two nodes' configurations.
-type tlsvpnNode struct {
-	name, peer string
-	addrs      []string
-	listen     string // "" when it only dials
-	endpoint   string // "" when it only listens
-	allowed    []string
-}
-
-var tlsvpnNodes = [2]tlsvpnNode{
-	{name: "office-a", peer: "office-b", addrs: []string{tunnelA4 + "/24", tunnelA6 + "/64"}, listen: tlsvpnListen,
-		allowed: []string{tunnelB4 + "/32", tunnelB6 + "/128", "10.2.0.0/24", "fd02::/64"}},
-	{name: "office-b", peer: "office-a", addrs: []string{tunnelB4 + "/24", tunnelB6 + "/64"}, endpoint: tlsvpnListen,
-		allowed: []string{tunnelA4 + "/32", tunnelA6 + "/128", "10.1.0.0/24", "fd01::/64"}},
-}
-
-// config returns the node's configuration file, with absolute PKI paths.
-func (n tlsvpnNode) config(pki string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# %s: written by tlsvpn-bench\nname = %q\n\n", n.name, n.name)
-	fmt.Fprintf(&b, "[tls]\nca   = %q\ncert = %q\nkey  = %q\ncrl  = %q\n\n",
-		filepath.Join(pki, "ca.pem"), filepath.Join(pki, n.name+".pem"), filepath.Join(pki, n.name+".key"), filepath.Join(pki, "crl.pem"))
-	fmt.Fprintf(&b, "[interface]\nname    = %q\naddress = %s\n\n", tlsvpnDev, tomlList(n.addrs))
-	if n.listen != "" {
-		fmt.Fprintf(&b, "[listen]\naddress = %q\n\n", n.listen)
-	}
-	fmt.Fprintf(&b, "[[peer]]\nname        = %q\n", n.peer)
-	if n.endpoint != "" {
-		fmt.Fprintf(&b, "endpoint    = %q\n", n.endpoint)
-	}
-	fmt.Fprintf(&b, "allowed_ips = %s\n", tomlList(n.allowed))
-	return b.String()
-}
-
-// tomlList formats plain ASCII strings as a TOML array.
-func tomlList(items []string) string {
-	q := make([]string, len(items))
-	for i, s := range items {
-		q[i] = strconv.Quote(s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
+// tlsvpnConfig returns the office's configuration file, with absolute PKI
+// paths.
+func tlsvpnConfig(o lab.Office, pki string) string {
+	return o.Config(pki, 0, "tlsvpn-bench")
 }
 
 func (t *tlsvpnSystem) name() string { return nameTLSVPN }
 
 // confPath is where node i's configuration is written.
 func (t *tlsvpnSystem) confPath(i int) string {
-	return filepath.Join(t.env.dir, tlsvpnNodes[i].name+".toml")
+	return filepath.Join(t.env.dir, lab.Offices[i].Name+".toml")
 }
 
 // prepare writes both configurations and checks them with "tlsvpn check".
 func (t *tlsvpnSystem) prepare(ctx context.Context, e *env) error {
-	for i, n := range tlsvpnNodes {
-		if err := writeFile(t.confPath(i), []byte(n.config(e.pki)), 0o644); err != nil {
+	for i, o := range lab.Offices {
+		if err := writeFile(t.confPath(i), []byte(tlsvpnConfig(o, e.pki)), 0o644); err != nil {
 			return err
 		}
 		out, err := exec.CommandContext(ctx, e.tlsvpn, "check", "-c", t.confPath(i)).CombinedOutput()
@@ -100,7 +57,7 @@ func (t *tlsvpnSystem) version(ctx context.Context) string {
 }
 
 func (t *tlsvpnSystem) listen(ctx context.Context, s *setup) error {
-	s.dev = [2]string{tlsvpnDev, tlsvpnDev}
+	s.dev = [2]string{lab.TunnelDev, lab.TunnelDev}
 	s.vpnAddrs()
 	p, err := s.start(s.topo.GwA, "office-a.log", t.env.tlsvpn, "up", "-c", t.confPath(0))
 	if err != nil {
@@ -139,11 +96,11 @@ func (t *tlsvpnSystem) status(ctx context.Context, s *setup, i int) (tlsvpnStatu
 	ns := [2]string{s.topo.GwA, s.topo.GwB}[i]
 	out, err := s.run(ctx, ns, t.env.tlsvpn, "status", "-c", t.confPath(i), "--json")
 	if err != nil {
-		return tlsvpnStatus{}, fmt.Errorf("status of %s: %w", tlsvpnNodes[i].name, err)
+		return tlsvpnStatus{}, fmt.Errorf("status of %s: %w", lab.Offices[i].Name, err)
 	}
 	var st tlsvpnStatus
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return tlsvpnStatus{}, fmt.Errorf("status of %s: parse JSON: %w", tlsvpnNodes[i].name, err)
+		return tlsvpnStatus{}, fmt.Errorf("status of %s: parse JSON: %w", lab.Offices[i].Name, err)
 	}
 	return st, nil
 }

@@ -136,7 +136,7 @@ func (d *demo) cleanUp() error {
 		stop("traffic tool", p)
 	}
 	for i, p := range d.nodes {
-		stop(offices[i].name, p)
+		stop(lab.Offices[i].Name, p)
 	}
 	if d.topo != nil {
 		errs = append(errs, d.topo.Close())
@@ -156,6 +156,6 @@ func (d *demo) printLogTails() {
 		if p == nil {
 			continue
 		}
-		printf(d.errOut, "\n--- last lines of %s's log (%s) ---\n%s", offices[i].name, d.logPath(i), tail(d.logPath(i), logTailLines))
+		printf(d.errOut, "\n--- last lines of %s's log (%s) ---\n%s", lab.Offices[i].Name, d.logPath(i), tail(d.logPath(i), logTailLines))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/tlsvpn/tlsvpn/internal/lab"
 )
 
 // demoConfig is the subset of tlsvpn's configuration the demo writes; decoding
@@ -26,21 +28,21 @@ type demoConfig struct {
 	}
 }
 
-func decodeOffice(t *testing.T, o office) demoConfig {
+func decodeOffice(t *testing.T, o lab.Office) demoConfig {
 	t.Helper()
 	var c demoConfig
-	md, err := toml.Decode(o.config(), &c)
+	md, err := toml.Decode(officeConfig(o), &c)
 	if err != nil {
-		t.Fatalf("%s: config is not valid TOML: %v\n%s", o.name, err, o.config())
+		t.Fatalf("%s: config is not valid TOML: %v\n%s", o.Name, err, officeConfig(o))
 	}
 	if keys := md.Undecoded(); len(keys) > 0 {
-		t.Errorf("%s: unexpected keys %v", o.name, keys)
+		t.Errorf("%s: unexpected keys %v", o.Name, keys)
 	}
 	return c
 }
 
 func TestOfficeConfigsMirrorEachOther(t *testing.T) {
-	a, b := decodeOffice(t, offices[0]), decodeOffice(t, offices[1])
+	a, b := decodeOffice(t, lab.Offices[0]), decodeOffice(t, lab.Offices[1])
 	if a.Listen == nil || a.Listen.Address != "198.18.0.1:4433" || b.Listen != nil {
 		t.Errorf("office-a must listen on 198.18.0.1:4433 and office-b not listen: %+v, %+v", a.Listen, b.Listen)
 	}
