@@ -18,7 +18,7 @@ import (
 
 // Connection tuning.
 const (
-	queueLen      = 16              // batches waiting for one connection's writer
+	queueLen      = 8               // batches waiting for one connection's writer
 	maxRecord     = 16384           // TLS plaintext record size
 	deviceBatch   = 128             // packets the reader hands the device at once
 	readBufSize   = 1 << 20         // the reader's linear buffer
