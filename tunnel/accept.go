@@ -3,14 +3,20 @@ package tunnel
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 )
 
+// maxHandshakesPerIP bounds the handshakes in progress from one address,
+// so that one host holding connections open cannot use up maxHandshakes.
+const maxHandshakesPerIP = 8
+
 // acceptLoop accepts connections and authenticates each in its own
-// goroutine, at most maxHandshakes at a time.
+// goroutine, at most maxHandshakes at a time and maxHandshakesPerIP from
+// one address; more are closed at once, with a log line.
 func (e *Engine) acceptLoop() {
 	for {
 		raw, err := e.ln.Accept()
@@ -26,18 +32,45 @@ func (e *Engine) acceptLoop() {
 			}
 			continue
 		}
-		select {
-		case e.handshake <- struct{}{}:
-		default:
+		ip := remoteIP(raw)
+		if !e.admit(ip) {
 			e.log.Warn("too many handshakes in progress; closing", "remote", raw.RemoteAddr().String())
 			raw.Close()
 			continue
 		}
 		e.goroutine(func() {
-			defer func() { <-e.handshake }()
+			defer e.release(ip)
 			e.serve(raw)
 		})
 	}
+}
+
+// admit takes a handshake slot for ip, if one is free.
+func (e *Engine) admit(ip netip.Addr) bool {
+	e.hsMu.Lock()
+	defer e.hsMu.Unlock()
+	if e.hsTotal >= maxHandshakes || e.hsPerIP[ip] >= maxHandshakesPerIP {
+		return false
+	}
+	e.hsTotal++
+	e.hsPerIP[ip]++
+	return true
+}
+
+func (e *Engine) release(ip netip.Addr) {
+	e.hsMu.Lock()
+	defer e.hsMu.Unlock()
+	e.hsTotal--
+	if e.hsPerIP[ip]--; e.hsPerIP[ip] == 0 {
+		delete(e.hsPerIP, ip)
+	}
+}
+
+func remoteIP(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 func (e *Engine) serve(raw net.Conn) {

@@ -101,7 +101,9 @@ type Engine struct {
 
 	noRoute   atomic.Uint64
 	dropLog   [numDrops]logSlot
-	handshake chan struct{} // bounds concurrent inbound handshakes
+	hsMu      sync.Mutex // guards the handshake counts
+	hsTotal   int
+	hsPerIP   map[netip.Addr]int
 	closeOnce sync.Once
 }
 
@@ -119,7 +121,7 @@ func New(cfg Config) (*Engine, error) {
 		name: cfg.Name, dev: cfg.Device, auth: cfg.Auth, ln: cfg.Listener, log: cfg.Log,
 		dial: cfg.Dial, bootID: hex.EncodeToString(id), mtu: cfg.Device.MTU(),
 		accept: cfg.Device.Offload(), offNow: cfg.Device.Offload(),
-		peers: map[string]*peer{}, handshake: make(chan struct{}, maxHandshakes),
+		peers: map[string]*peer{}, hsPerIP: map[netip.Addr]int{},
 		rotateAge: cfg.RotateAge, rotateRecords: cfg.RotateRecords,
 	}
 	if e.rotateAge <= 0 {

@@ -254,3 +254,31 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestOneHostCannotHoldEveryHandshakeSlot(t *testing.T) {
+	f := certtest.New(t, time.Now())
+	a := newSite(t, f, "office-a", netiftest.New("a", 1500, 0), PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true)
+	// Connections that never speak hold their handshake slot until the TLS timeout.
+	for range maxHandshakesPerIP {
+		c, err := net.Dial("tcp", a.ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	waitFor(t, func() bool {
+		a.eng.hsMu.Lock()
+		defer a.eng.hsMu.Unlock()
+		return a.eng.hsTotal == maxHandshakesPerIP
+	})
+	// One more from the same address is closed at once.
+	c, err := net.Dial("tcp", a.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the connection over the per-address limit was not closed: %v", err)
+	}
+}
