@@ -65,11 +65,13 @@ func TestTakeSampleCountsThisProcessAsOwn(t *testing.T) {
 	deadline := time.Now().Add(50 * time.Millisecond)
 	for time.Now().Before(deadline) {
 	}
-	s, err := takeSample()
+	// Read this process's ticks first: they only grow, so the sample taken
+	// after must count at least as many as its own.
+	self, err := readProcStat(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, err := readProcStat(os.Getpid())
+	s, err := takeSample()
 	if err != nil {
 		t.Fatal(err)
 	}
