@@ -165,7 +165,11 @@ func TestOpenSSLParsesTheCRL(t *testing.T) {
 	if err := Revoke(o, "office-a"); err != nil {
 		t.Fatal(err)
 	}
-	serial := fmt.Sprintf("%X", loadCert(t, filepath.Join(o.Dir, "office-a.pem")).SerialNumber) // openssl prints uppercase
+	// openssl prints the serial in uppercase hex with an even number of digits.
+	serial := fmt.Sprintf("%X", loadCert(t, filepath.Join(o.Dir, "office-a.pem")).SerialNumber)
+	if len(serial)%2 == 1 {
+		serial = "0" + serial
+	}
 	out, err = openssl(t, "crl", "-noout", "-text", "-in", crl)
 	if err != nil || !strings.Contains(out, "Serial Number: "+serial) {
 		t.Errorf("openssl crl does not list serial %s: %v\n%s", serial, err, out)
