@@ -282,3 +282,40 @@ func TestOneHostCannotHoldEveryHandshakeSlot(t *testing.T) {
 		t.Fatalf("the connection over the per-address limit was not closed: %v", err)
 	}
 }
+
+func TestNodesDialingEachOtherSettleOnOneConnection(t *testing.T) {
+	f := certtest.New(t, time.Now())
+	lnA, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lnB, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name string, ln net.Listener, peer PeerConfig) *Engine {
+		log := testLogger(t)
+		hs := handshake.New(name, creds(f, name), []handshake.PeerPolicy{{Name: peer.Name, AllowedIPs: peer.AllowedIPs}}, log, nil)
+		e, err := New(Config{Name: name, Device: netiftest.New(name, 1500, 0), Auth: hs, Listener: ln, Peers: []PeerConfig{peer}, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	a := mk("office-a", lnA, PeerConfig{Name: "office-b", Endpoint: lnB.Addr().String(), AllowedIPs: []netip.Prefix{tunB}})
+	b := mk("office-b", lnB, PeerConfig{Name: "office-a", Endpoint: lnA.Addr().String(), AllowedIPs: []netip.Prefix{tunA}})
+	a.Start()
+	b.Start()
+	settled := func() bool {
+		ca, cb := a.peer("office-b").current(), b.peer("office-a").current()
+		return ca != nil && cb != nil && a.Status().Peers[0].State == "connected" && b.Status().Peers[0].State == "connected" &&
+			ca.tls.LocalAddr().String() == cb.tls.RemoteAddr().String()
+	}
+	waitFor(t, settled)
+	first := a.peer("office-b").current()
+	time.Sleep(500 * time.Millisecond) // nothing may replace it afterwards
+	if !settled() || a.peer("office-b").current() != first {
+		t.Fatalf("the nodes did not keep one connection: a %+v, b %+v", a.Status().Peers[0], b.Status().Peers[0])
+	}
+}

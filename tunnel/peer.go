@@ -172,7 +172,9 @@ func (p *peer) dialLoop() {
 			}
 		}
 		err := p.dialOnce(handshake.PurposeConnect)
-		if err == nil {
+		if err == nil || errors.Is(err, errDuplicate) {
+			// Connected, or the peer's simultaneous dial won: either way
+			// there is a live connection now.
 			backoff = backoffMin
 			continue
 		}

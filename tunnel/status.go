@@ -79,6 +79,7 @@ func (p *peer) status() PeerStatus {
 	if c == nil {
 		return s
 	}
+	s.State, s.NextRetry = "connected", nil // whatever a dial that lost a race last said
 	st := c.sess.State
 	s.Remote = c.remote()
 	s.TLSVersion, s.Cipher, s.Group = tlsVersion(st.Version), cipherName(st.CipherSuite), st.CurveID.String()
