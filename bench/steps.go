@@ -211,12 +211,7 @@ func (b *bench) loadedRun(sys system, s *setup) func(context.Context) (figures, 
 		if err != nil {
 			return nil, err
 		}
-		spec := iperfSpec{client: s.topo.GwA, server: s.topo.GwB, addr: s.b4, streams: 1, seconds: b.opts.seconds}
-		var r iperfResult
-		rtts, pingErr, err := duringLoad(ctx, s.topo, s.topo.GwA, s.b4, b.opts.seconds, func(ctx context.Context) (err error) {
-			r, err = runIperf(ctx, s.topo, s.dir, spec)
-			return err
-		})
+		r, rtts, pingErr, err := b.streamWithPing(ctx, s)
 		if err != nil {
 			return nil, err
 		}
@@ -272,12 +267,7 @@ func (b *bench) tbfRun(s *setup) func(context.Context) (figures, error) {
 				}
 			}
 		}()
-		spec := iperfSpec{client: s.topo.GwA, server: s.topo.GwB, addr: s.b4, streams: 1, seconds: b.opts.seconds}
-		var r iperfResult
-		rtts, pingErr, err := duringLoad(ctx, s.topo, s.topo.GwA, s.b4, b.opts.seconds, func(ctx context.Context) (err error) {
-			r, err = runIperf(ctx, s.topo, s.dir, spec)
-			return err
-		})
+		r, rtts, pingErr, err := b.streamWithPing(ctx, s)
 		if err != nil {
 			return nil, err
 		}
@@ -332,4 +322,15 @@ func describe(f figures) string {
 		parts = append(parts, fmt.Sprintf("%s %s %s", m, fmtNum(f[m]), units[m]))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// streamWithPing runs one iperf3 stream from gwA to gwB's tunnel address
+// and pings the same address meanwhile.
+func (b *bench) streamWithPing(ctx context.Context, s *setup) (r iperfResult, rtts []float64, pingErr, err error) {
+	spec := iperfSpec{client: s.topo.GwA, server: s.topo.GwB, addr: s.b4, streams: 1, seconds: b.opts.seconds}
+	rtts, pingErr, err = duringLoad(ctx, s.topo, s.topo.GwA, s.b4, b.opts.seconds, func(ctx context.Context) (err error) {
+		r, err = runIperf(ctx, s.topo, s.dir, spec)
+		return err
+	})
+	return r, rtts, pingErr, err
 }
