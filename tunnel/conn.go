@@ -23,7 +23,6 @@ const (
 	deviceBatch   = 128             // packets the reader hands the device at once
 	readBufSize   = 1 << 20         // the reader's linear buffer
 	retireTimeout = 5 * time.Second // how long a retired connection may take to drain
-	closeShutdown = wire.CloseShutdown
 )
 
 // conn is one authenticated connection to a peer, with a writer goroutine

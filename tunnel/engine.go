@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/wire"
 	"github.com/tlsvpn/tlsvpn/netif"
 )
 
@@ -187,7 +188,7 @@ func (e *Engine) Close() error {
 		}
 		e.mu.Unlock()
 		for _, c := range conns {
-			c.retire(closeShutdown)
+			c.retire(wire.CloseShutdown)
 		}
 		waitRetired(conns, time.Second)
 		e.dev.Close()

@@ -36,8 +36,6 @@ type peer struct {
 	cfg  atomic.Pointer[PeerConfig]
 	conn atomic.Pointer[conn] // the connection packets go to; nil when none
 
-	allowed []netip.Prefix // as of the last route build; read through cfg elsewhere
-
 	mu        sync.Mutex // guards the fields below and connection swaps
 	state     string
 	lastErr   string
@@ -50,7 +48,7 @@ type peer struct {
 }
 
 func newPeer(e *Engine, pc PeerConfig) *peer {
-	p := &peer{e: e, name: pc.Name, allowed: pc.AllowedIPs, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	p := &peer{e: e, name: pc.Name, kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	if pc.Keepalive <= 0 {
 		pc.Keepalive = DefaultKeepalive
 	}
@@ -259,8 +257,11 @@ func (e *Engine) resolve(endpoint string) (netip.AddrPort, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
 	defer cancel()
 	ap, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil || len(ap) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("resolve %s: %w", host, errors.Join(err, errNoAddress))
+	if err == nil && len(ap) == 0 {
+		err = errNoAddress
+	}
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("resolve %s: %w", host, err)
 	}
 	pn, err := net.DefaultResolver.LookupPort(ctx, "tcp", port)
 	if err != nil {

@@ -24,7 +24,6 @@ func (e *Engine) SetPeers(peers []PeerConfig) {
 				pc.Keepalive = DefaultKeepalive
 			}
 			p.cfg.Store(&pc)
-			p.allowed = pc.AllowedIPs
 			if old.Endpoint == "" && pc.Endpoint != "" {
 				p.start()
 			}

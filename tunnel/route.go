@@ -20,7 +20,7 @@ type route struct {
 func newRoutes(peers []*peer) *routes {
 	r := &routes{}
 	for _, p := range peers {
-		for _, pfx := range p.allowed {
+		for _, pfx := range p.allowedIPs() {
 			if pfx.Addr().Is4() {
 				r.v4 = append(r.v4, route{pfx, p})
 			} else {
