@@ -1,0 +1,265 @@
+// Package record seals and opens the TLS 1.3 records of an established
+// session (RFC 8446 §5.2) once crypto/tls has finished the handshake.
+//
+// crypto/tls copies every byte twice on the way through (plaintext into its
+// record buffer on write, record into the caller's buffer on read), writes
+// one record per syscall and allocates on every socket read. After the
+// handshake, tlsvpn continues the same session with this record layer
+// instead, the way kTLS does in the kernel: the same traffic secrets, the
+// same sequence numbers, the same record format, so the bytes on the wire
+// are what crypto/tls would have sent. Sealing reads the caller's plaintext
+// and writes the record straight into the output buffer; opening reads the
+// record and writes the plaintext straight into the caller's buffer. Neither
+// allocates.
+//
+// A Sealer or an Opener belongs to one goroutine.
+package record
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"math"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Record sizes (RFC 8446 §5.1, §5.2).
+const (
+	HeaderLen     = 5
+	MaxPlaintext  = 1 << 14           // content bytes per record
+	MaxCiphertext = MaxPlaintext + 256 // the largest record body a peer may send
+	tagLen        = 16                // every TLS 1.3 AEAD's tag
+	// Overhead is what sealing adds to each record's content: the header,
+	// the inner content type and the tag.
+	Overhead = HeaderLen + 1 + tagLen
+)
+
+// ContentType is the inner content type of a TLS 1.3 record.
+type ContentType uint8
+
+const (
+	TypeAlert           ContentType = 21
+	TypeHandshake       ContentType = 22
+	TypeApplicationData ContentType = 23
+)
+
+// Alert descriptions this package names.
+const (
+	AlertCloseNotify = 0
+)
+
+// ErrExhausted: the sequence number would wrap; the connection must be
+// replaced long before (tlsvpn rotates at 2^23 records).
+var ErrExhausted = errors.New("record sequence number exhausted")
+
+// half is one direction's keys and sequence number.
+type half struct {
+	aead  cipher.AEAD
+	iv    [12]byte
+	seq   uint64
+	nonce [12]byte
+}
+
+func newHalf(suite uint16, secret []byte, seq uint64) (half, error) {
+	var h half
+	var newHash func() hash.Hash
+	keyLen := 16
+	switch suite {
+	case tls.TLS_AES_128_GCM_SHA256:
+		newHash = sha256.New
+	case tls.TLS_AES_256_GCM_SHA384:
+		newHash, keyLen = sha512.New384, 32
+	case tls.TLS_CHACHA20_POLY1305_SHA256:
+		newHash, keyLen = sha256.New, chacha20poly1305.KeySize
+	default:
+		return h, fmt.Errorf("record: cipher suite %#04x is not a TLS 1.3 suite", suite)
+	}
+	if len(secret) != newHash().Size() {
+		return h, fmt.Errorf("record: traffic secret of %d bytes, want %d", len(secret), newHash().Size())
+	}
+	key, err := expandLabel(newHash, secret, "key", keyLen)
+	if err != nil {
+		return h, err
+	}
+	iv, err := expandLabel(newHash, secret, "iv", len(h.iv))
+	if err != nil {
+		return h, err
+	}
+	copy(h.iv[:], iv)
+	if suite == tls.TLS_CHACHA20_POLY1305_SHA256 {
+		h.aead, err = chacha20poly1305.New(key)
+	} else {
+		var block cipher.Block
+		if block, err = aes.NewCipher(key); err == nil {
+			h.aead, err = cipher.NewGCM(block)
+		}
+	}
+	clear(key)
+	if err != nil {
+		return h, fmt.Errorf("record: %w", err)
+	}
+	h.seq = seq
+	return h, nil
+}
+
+// expandLabel is HKDF-Expand-Label with an empty context (RFC 8446 §7.1).
+func expandLabel(newHash func() hash.Hash, secret []byte, label string, n int) ([]byte, error) {
+	full := "tls13 " + label
+	info := make([]byte, 0, 4+len(full))
+	info = binary.BigEndian.AppendUint16(info, uint16(n))
+	info = append(info, byte(len(full)))
+	info = append(info, full...)
+	info = append(info, 0) // context length
+	out, err := hkdf.Expand(newHash, secret, string(info), n)
+	if err != nil {
+		return nil, fmt.Errorf("record: derive %s: %w", label, err)
+	}
+	return out, nil
+}
+
+// next returns the nonce of the current sequence number and advances it
+// (RFC 8446 §5.3).
+func (h *half) next() ([]byte, error) {
+	if h.seq == math.MaxUint64 {
+		return nil, ErrExhausted
+	}
+	h.nonce = h.iv
+	for i := range 8 {
+		h.nonce[4+i] ^= byte(h.seq >> (56 - 8*i))
+	}
+	h.seq++
+	return h.nonce[:], nil
+}
+
+// Sealer writes records in one direction.
+type Sealer struct{ h half }
+
+// NewSealer returns a Sealer for the cipher suite, the traffic secret and
+// the number of records already sent with it.
+func NewSealer(suite uint16, secret []byte, seq uint64) (*Sealer, error) {
+	h, err := newHalf(suite, secret, seq)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{h: h}, nil
+}
+
+// Seq is the number of records sealed with this key so far.
+func (s *Sealer) Seq() uint64 { return s.h.seq }
+
+// SealedLen is how many bytes Append adds for n bytes of content.
+func SealedLen(n int) int {
+	records := (n + MaxPlaintext - 1) / MaxPlaintext
+	if records == 0 {
+		records = 1
+	}
+	return n + records*Overhead
+}
+
+// Append seals content as records of type typ, MaxPlaintext bytes each but
+// the last, and appends them to dst. dst must not overlap content.
+//
+// The inner plaintext of a record is its content followed by the content
+// type, so content needs one spare byte of capacity (cap(content) >
+// len(content)): Append borrows the byte after each record's content for
+// the type and puts it back. When dst has SealedLen(len(content)) bytes of
+// spare capacity, Append does not allocate.
+func (s *Sealer) Append(dst, content []byte, typ ContentType) ([]byte, error) {
+	if cap(content) == len(content) {
+		return dst, errors.New("record: content needs one spare byte of capacity")
+	}
+	for first := true; first || len(content) > 0; first = false {
+		n := min(len(content), MaxPlaintext)
+		nonce, err := s.h.next()
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, byte(TypeApplicationData), 3, 3, 0, 0)
+		hdr := dst[len(dst)-HeaderLen:]
+		binary.BigEndian.PutUint16(hdr[3:], uint16(n+1+tagLen))
+		inner := content[:n+1]
+		saved := inner[n]
+		inner[n] = byte(typ)
+		dst = s.h.aead.Seal(dst, nonce, inner, hdr)
+		inner[n] = saved
+		content = content[n:]
+	}
+	return dst, nil
+}
+
+// Opener reads records in one direction.
+type Opener struct{ h half }
+
+// NewOpener returns an Opener for the cipher suite, the traffic secret and
+// the number of records already received with it.
+func NewOpener(suite uint16, secret []byte, seq uint64) (*Opener, error) {
+	h, err := newHalf(suite, secret, seq)
+	if err != nil {
+		return nil, err
+	}
+	return &Opener{h: h}, nil
+}
+
+// Seq is the number of records opened with this key so far.
+func (o *Opener) Seq() uint64 { return o.h.seq }
+
+// Errors of a malformed or forged record. Each is fatal to the connection.
+var (
+	ErrHeader  = errors.New("malformed TLS record header")
+	ErrAuth    = errors.New("TLS record failed authentication (bad_record_mac)")
+	ErrNoType  = errors.New("TLS record without a content type")
+	errTooLong = errors.New("TLS record longer than 2^14+256 bytes (record_overflow)")
+)
+
+// ParseHeader checks the header at the start of b (HeaderLen bytes) and
+// returns the length of the record body that follows it.
+func ParseHeader(b []byte) (int, error) {
+	if len(b) < HeaderLen {
+		return 0, ErrHeader
+	}
+	n := int(binary.BigEndian.Uint16(b[3:]))
+	switch {
+	case ContentType(b[0]) != TypeApplicationData:
+		return 0, fmt.Errorf("%w: outer type %d, want application_data (23)", ErrHeader, b[0])
+	case b[1] != 3 || b[2] != 3:
+		return 0, fmt.Errorf("%w: version %#02x%02x, want 0x0303", ErrHeader, b[1], b[2])
+	case n > MaxCiphertext:
+		return 0, errTooLong
+	case n < 1+tagLen:
+		return 0, fmt.Errorf("%w: body of %d bytes is shorter than a tag", ErrHeader, n)
+	}
+	return n, nil
+}
+
+// Open authenticates and decrypts one record — hdr is its header, body the
+// ParseHeader length bytes after it — and appends its content to dst. It
+// returns the inner content type and dst extended by the content. dst must
+// not overlap body; with len(body) bytes of spare capacity in dst, Open
+// does not allocate.
+func (o *Opener) Open(dst, hdr, body []byte) (ContentType, []byte, error) {
+	nonce, err := o.h.next()
+	if err != nil {
+		return 0, dst, err
+	}
+	out, err := o.h.aead.Open(dst, nonce, body, hdr)
+	if err != nil {
+		return 0, dst, ErrAuth
+	}
+	// Strip the zero padding; the last non-zero byte is the content type.
+	i := len(out) - 1
+	for i >= len(dst) && out[i] == 0 {
+		i--
+	}
+	if i < len(dst) {
+		return 0, dst, ErrNoType
+	}
+	return ContentType(out[i]), out[:i], nil
+}
