@@ -28,9 +28,9 @@ const (
 )
 
 // Session is an authenticated connection to a configured peer, after the
-// parameter exchange. The caller owns Conn and must close it.
+// parameter exchange. The caller owns Stream.Conn and must close it.
 type Session struct {
-	Conn   *tls.Conn
+	Stream *Stream
 	Peer   string // the configured peer's name
 	Local  Params
 	Remote Params
@@ -105,26 +105,36 @@ func (h *Handshaker) run(ctx context.Context, raw net.Conn, want string, local P
 	dialed := want != ""
 	pol := h.pol.Load()
 	s := &Session{Local: local, Dialed: dialed}
+	secrets := &trafficSecrets{}
+	defer secrets.wipe()
 	cfg := h.tlsConfig(pol, s, want)
+	cfg.KeyLogWriter = secrets
+	bc := &boundedConn{Conn: raw}
 	var conn *tls.Conn
 	if dialed {
-		conn = tls.Client(raw, cfg)
+		conn = tls.Client(bc, cfg)
 	} else {
-		conn = tls.Server(raw, cfg)
+		conn = tls.Server(bc, cfg)
 	}
-	s.Conn = conn
 	remote := raw.RemoteAddr().String()
 	if err := h.tls(ctx, conn); err != nil {
 		err = h.refused(err, remote, want)
 		conn.Close()
 		return nil, err
 	}
+	bc.counting = true
 	s.State = conn.ConnectionState()
-	if err := h.exchange(s); err != nil {
+	if err := h.exchange(s, conn); err != nil {
 		err = h.refused(err, remote, s.Peer)
 		conn.Close()
 		return nil, err
 	}
+	st, err := s.stream(bc, secrets)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	s.Stream = st
 	return s, nil
 }
 
@@ -154,14 +164,16 @@ func (h *Handshaker) tls(ctx context.Context, conn *tls.Conn) error {
 	return conn.HandshakeContext(ctx)
 }
 
-func (h *Handshaker) exchange(s *Session) error {
+// exchange sends our parameters and reads the peer's through conn, the
+// last use of crypto/tls's record layer: the Stream continues after it.
+func (h *Handshaker) exchange(s *Session, conn *tls.Conn) error {
 	s.Local.Node = h.name
-	if err := s.Conn.SetDeadline(time.Now().Add(ParamsTimeout)); err != nil {
+	if err := conn.SetDeadline(time.Now().Add(ParamsTimeout)); err != nil {
 		return fmt.Errorf("set deadline: %w", err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- writeParams(s.Conn, s.Local) }()
-	remote, rerr := readParams(s.Conn)
+	go func() { errc <- writeParams(conn, s.Local) }()
+	remote, rerr := readParams(conn)
 	werr := <-errc
 	if err := errors.Join(rerr, werr); err != nil {
 		return err
@@ -170,7 +182,7 @@ func (h *Handshaker) exchange(s *Session) error {
 		return err
 	}
 	s.Remote = remote
-	return s.Conn.SetDeadline(time.Time{})
+	return conn.SetDeadline(time.Time{})
 }
 
 // refused logs one line for a failed handshake and returns a *Refusal

@@ -62,8 +62,9 @@ func params(mtu int) Params {
 }
 
 // serve runs the server side of office-a over one end of a loopback TCP
-// connection and a client given by dial over the other.
-func serve(t *testing.T, server *Handshaker, dial func(net.Conn) error) (*Session, error) {
+// connection and a client given by dial over the other; then, when the
+// server has a session, runs each of then with it while the client runs.
+func serve(t *testing.T, server *Handshaker, dial func(net.Conn) error, then ...func(*Session)) (*Session, error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -86,7 +87,10 @@ func serve(t *testing.T, server *Handshaker, dial func(net.Conn) error) (*Sessio
 	}
 	s, serr := server.Server(context.Background(), raw, params(1500))
 	if s != nil {
-		defer s.Conn.Close()
+		defer s.Stream.Conn.Close()
+		for _, f := range then {
+			f(s)
+		}
 	} else {
 		raw.Close()
 	}

@@ -74,12 +74,12 @@ func remoteIP(c net.Conn) netip.Addr {
 }
 
 func (e *Engine) serve(raw net.Conn) {
-	cork := tuneSocket(raw, DefaultKeepalive)
-	s, err := e.auth.Server(e.ctx, cork, e.params(handshake.PurposeConnect))
+	tuneSocket(raw, DefaultKeepalive)
+	s, err := e.auth.Server(e.ctx, raw, e.params(handshake.PurposeConnect))
 	if err != nil {
 		return // the handshake logged the refusal
 	}
-	if err := e.attachSession(s, cork); err != nil {
+	if err := e.attachSession(s); err != nil {
 		e.log.Info("connection not kept", "peer", s.Peer, "remote", raw.RemoteAddr().String(), "reason", err)
 	}
 }
@@ -90,23 +90,23 @@ var (
 )
 
 // attachSession turns an authenticated session into the peer's connection.
-func (e *Engine) attachSession(s *handshake.Session, cork *corkConn) error {
+func (e *Engine) attachSession(s *handshake.Session) error {
 	p := e.peer(s.Peer)
 	if p == nil || e.ctx.Err() != nil {
-		s.Conn.Close()
+		s.Stream.Conn.Close()
 		return errUnknownPeer
 	}
 	if ka := p.keepalive(); ka != DefaultKeepalive {
-		setUserTimeout(cork.Conn, ka)
+		setUserTimeout(s.Stream.Conn, ka)
 	}
-	c := newConn(e, p, s, cork)
+	c := newConn(e, p, s)
 	if !p.attach(c) {
-		s.Conn.Write(wire.AppendFrame(nil, wire.TypeClose, []byte{byte(wire.CloseDuplicate)}))
-		s.Conn.Close()
+		c.goodbye(wire.CloseDuplicate)
+		s.Stream.Conn.Close()
 		return errDuplicate
 	}
 	st := s.State
-	e.log.Info("peer connected", "peer", p.name, "remote", s.Conn.RemoteAddr().String(),
+	e.log.Info("peer connected", "peer", p.name, "remote", c.remote(),
 		"dialed", s.Dialed, "purpose", string(s.Local.Purpose), "tls", tlsVersion(st.Version),
 		"cipher", cipherName(st.CipherSuite), "group", st.CurveID.String(),
 		"gso", s.Remote.GSO)

@@ -25,12 +25,12 @@ type batch struct {
 	c       *conn
 	express bool   // bound for the connection's express queue
 	enq     int64  // unix nanos when queued, for CoDel
-	buf     []byte // len batchCap
+	buf     []byte // len batchCap, with one spare byte of capacity for the record layer
 	n       int    // bytes used
 	pkts    int
 }
 
-var batchPool = sync.Pool{New: func() any { return &batch{buf: make([]byte, batchCap)} }}
+var batchPool = sync.Pool{New: func() any { return &batch{buf: make([]byte, batchCap, batchCap+1)} }}
 
 func getBatch(c *conn, express bool) *batch {
 	b := batchPool.Get().(*batch)

@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/record"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 	"github.com/tlsvpn/tlsvpn/netif"
 )
@@ -19,21 +19,24 @@ import (
 // Connection tuning.
 const (
 	queueLen      = 8               // batches waiting for one connection's writer
-	maxRecord     = 16384           // TLS plaintext record size
+	writeBatches  = 4               // batches the writer seals into one write(2)
 	deviceBatch   = 128             // packets the reader hands the device at once
-	readBufSize   = 1 << 20         // the reader's linear buffer
+	recordBufSize = 256 << 10       // the reader's buffer of records as read from the socket
+	plainBufSize  = 512 << 10       // the reader's buffer of opened frames: a read's worth plus a partial frame
 	retireTimeout = 5 * time.Second // how long a retired connection may take to drain
 )
 
 // conn is one authenticated connection to a peer, with a writer goroutine
-// (batches and control frames to TLS) and a reader goroutine (TLS to the
-// device). kill closes it at once; retire closes it after what is queued.
+// (batches and control frames sealed into TLS records) and a reader
+// goroutine (records opened, packets to the device). kill closes it at
+// once; retire closes it after what is queued.
 type conn struct {
 	e      *Engine
 	p      *peer
 	sess   *handshake.Session
-	tls    *tls.Conn
-	cork   *corkConn
+	st     *handshake.Stream // Seal belongs to the writer, Open to the reader
+	sock   net.Conn
+	wbuf   []byte        // the writer's sealed records, reused
 	accept netif.Offload // GSO types the peer accepts
 	since  time.Time
 	ka     time.Duration
@@ -52,9 +55,9 @@ type conn struct {
 	lastRecv atomic.Int64 // unix nanos of the last frame read
 	rtt      atomic.Int64 // last keepalive round trip, nanoseconds
 
-	txRecords, rxRecords atomic.Uint64 // TLS records each way, for rotation
-	rotating             atomic.Bool   // a rotation of this connection is under way
-	rotateDue            atomic.Bool   // the writer owes the peer a Rotate frame
+	rxRecords atomic.Uint64 // records opened, for rotation (the sent ones are the Sealer's sequence number)
+	rotating  atomic.Bool   // a rotation of this connection is under way
+	rotateDue atomic.Bool   // the writer owes the peer a Rotate frame
 
 	sendMu  sync.RWMutex // the TUN reader holds it shared while queueing; finish takes it to stop that
 	retired bool         // no more batches may be queued
@@ -66,9 +69,9 @@ type conn struct {
 	rerouteTimer *time.Timer // for handOver's reroutes
 }
 
-func newConn(e *Engine, p *peer, s *handshake.Session, cork *corkConn) *conn {
+func newConn(e *Engine, p *peer, s *handshake.Session) *conn {
 	c := &conn{
-		e: e, p: p, sess: s, tls: s.Conn, cork: cork,
+		e: e, p: p, sess: s, st: s.Stream, sock: s.Stream.Conn,
 		accept: offloadFromNames(s.Remote.GSO), since: time.Now(), ka: p.keepalive(),
 		out: make(chan *batch, queueLen), express: make(chan *batch, queueLen), ctl: make(chan struct{}, 1),
 		retiring: make(chan wire.CloseReason, 1), dead: make(chan struct{}), done: make(chan struct{}),
@@ -101,11 +104,11 @@ func (c *conn) kill(err error) {
 			c.err.Store(err)
 		}
 		close(c.dead)
-		c.tls.NetConn().Close()
+		c.sock.Close()
 	})
 }
 
-// retire asks the writer to send what is queued, then a Close frame, then
+// retire asks the writer to send what is queued, then a Close frame and
 // close_notify; the reader keeps delivering until the peer's side ends.
 func (c *conn) retire(r wire.CloseReason) {
 	select {
@@ -147,7 +150,7 @@ func (c *conn) writeLoop() {
 		defer t.Stop()
 		expiry = t.C
 	}
-	ctlBuf := make([]byte, 0, 64)
+	ctlBuf := make([]byte, 0, 64) // control frames, with a spare byte for the record layer
 	for {
 		select {
 		case b := <-c.express:
@@ -175,7 +178,7 @@ func (c *conn) writeLoop() {
 			}
 			if pr := c.peerReplaced.Load(); pr != 0 && now.Sub(time.Unix(0, pr)) > retireTimeout {
 				c.p.detach(c) // the replacement never reached us
-				c.finish(wire.CloseReplaced, ctlBuf)
+				c.finish(wire.CloseReplaced)
 				return
 			}
 		case <-expiry:
@@ -183,10 +186,10 @@ func (c *conn) writeLoop() {
 				"expired", c.sess.Expires.UTC().Format(time.RFC3339))
 			c.err.Store(errExpired)
 			c.p.detach(c)
-			c.finish(wire.CloseExpired, ctlBuf)
+			c.finish(wire.CloseExpired)
 			return
 		case r := <-c.retiring:
-			c.finish(r, ctlBuf)
+			c.finish(r)
 			return
 		case <-c.dead:
 			return
@@ -201,16 +204,50 @@ func (c *conn) writeControl(buf []byte) error {
 	if c.pongDue.Swap(false) {
 		var v [wire.PingLen]byte
 		wire.PutUint64(v[:], c.pongVal.Load())
-		if _, err := c.tls.Write(wire.AppendFrame(buf[:0], wire.TypePong, v[:])); err != nil {
+		if err := c.send(wire.AppendFrame(buf[:0], wire.TypePong, v[:])); err != nil {
 			return err
 		}
 	}
 	if c.rotateDue.Swap(false) {
-		if _, err := c.tls.Write(wire.AppendFrame(buf[:0], wire.TypeRotate, nil)); err != nil {
+		if err := c.send(wire.AppendFrame(buf[:0], wire.TypeRotate, nil)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// send seals frames (with a spare byte of capacity) into records and
+// writes them. Only the writer calls it.
+func (c *conn) send(frames []byte) error {
+	var err error
+	if c.wbuf, err = c.st.Seal.Append(c.wbuf[:0], frames, record.TypeApplicationData); err != nil {
+		return err
+	}
+	_, err = c.sock.Write(c.wbuf)
+	return err
+}
+
+// closeNotify is the content of a close_notify alert (RFC 8446 §6.1):
+// level warning, description close_notify, and the spare byte.
+var closeNotify = [3]byte{1, record.AlertCloseNotify}
+
+// goodbye writes a Close frame and close_notify: the last records of this
+// connection. Only the writer calls it, or the attacher before the loops
+// start.
+func (c *conn) goodbye(r wire.CloseReason) error {
+	msg := append([]byte{byte(r)}, r.String()...)
+	frame := wire.AppendFrame(make([]byte, 0, wire.HeaderLen+len(msg)+1), wire.TypeClose, msg)
+	out, err := c.st.Seal.Append(c.wbuf[:0], frame, record.TypeApplicationData)
+	if err == nil {
+		alert := closeNotify
+		out, err = c.st.Seal.Append(out, alert[:2], record.TypeAlert)
+	}
+	if err != nil {
+		return err
+	}
+	c.sock.SetWriteDeadline(time.Now().Add(retireTimeout))
+	_, err = c.sock.Write(out)
+	return err
 }
 
 // wakeWriter makes the writer look at the control flags.
@@ -226,7 +263,7 @@ func (c *conn) wakeWriter() {
 // connection reached its maximum age.
 func (c *conn) rotationDue(now time.Time) string {
 	switch {
-	case c.txRecords.Load() >= c.e.rotateRecords:
+	case c.st.Seal.Seq() >= c.e.rotateRecords:
 		return "record limit (sent)"
 	case c.rxRecords.Load() >= c.e.rotateRecords:
 		return "record limit (received)"
@@ -236,10 +273,11 @@ func (c *conn) rotationDue(now time.Time) string {
 	return ""
 }
 
-// writeBatches writes b and whatever else is queued as one corked write,
-// express batches ahead of bulk ones.
+// writeBatches seals b and whatever else is queued, up to writeBatches
+// bulk batches, express batches ahead of bulk ones, and writes the records
+// with one write(2).
 func (c *conn) writeBatches(b *batch) error {
-	c.cork.Cork()
+	c.wbuf = c.wbuf[:0]
 	now := time.Now().UnixNano()
 	for i := 0; ; i++ {
 		if !b.express && c.aqm.signal(now, now-b.enq, len(c.out)) {
@@ -249,41 +287,39 @@ func (c *conn) writeBatches(b *batch) error {
 				c.p.ctr.ecnMarks.Add(1)
 			}
 		}
-		if err := c.writeExpress(); err != nil {
-			c.cork.Uncork()
+		if err := c.sealExpress(); err != nil {
 			putBatch(b)
 			return err
 		}
-		if err := c.writeBatch(b); err != nil {
-			c.cork.Uncork()
+		if err := c.sealBatch(b); err != nil {
 			return err
 		}
-		if i == 3 || len(c.out) == 0 {
+		if i == writeBatches-1 || len(c.out) == 0 {
 			break
 		}
 		b = <-c.out
 	}
-	if err := c.writeExpress(); err != nil {
-		c.cork.Uncork()
+	if err := c.sealExpress(); err != nil {
 		return err
 	}
-	return c.cork.Uncork()
+	_, err := c.sock.Write(c.wbuf)
+	return err
 }
 
-// writeExpress writes the queued express batches.
-func (c *conn) writeExpress() error {
+// sealExpress seals the queued express batches.
+func (c *conn) sealExpress() error {
 	for len(c.express) > 0 {
-		if err := c.writeBatch(<-c.express); err != nil {
+		if err := c.sealBatch(<-c.express); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeBatch writes one batch into the TLS stream and recycles it.
-func (c *conn) writeBatch(b *batch) error {
-	_, err := c.tls.Write(b.buf[:b.n])
-	c.txRecords.Add(uint64((b.n + maxRecord - 1) / maxRecord))
+// sealBatch seals one batch onto the writer's buffer and recycles it.
+func (c *conn) sealBatch(b *batch) error {
+	var err error
+	c.wbuf, err = c.st.Seal.Append(c.wbuf, b.buf[:b.n], record.TypeApplicationData)
 	c.p.ctr.txBytes.Add(uint64(b.n))
 	c.p.ctr.txPackets.Add(uint64(b.pkts))
 	putBatch(b)
@@ -296,15 +332,14 @@ func (c *conn) keepalive(now time.Time, buf []byte) error {
 	}
 	var v [wire.PingLen]byte
 	wire.PutUint64(v[:], uint64(now.UnixNano()))
-	_, err := c.tls.Write(wire.AppendFrame(buf[:0], wire.TypePing, v[:]))
-	return err
+	return c.send(wire.AppendFrame(buf[:0], wire.TypePing, v[:]))
 }
 
 var errDead = errors.New("keepalive timeout: nothing received for 3 intervals")
 
 // finish drains the queue, says goodbye and half-closes; the reader ends
 // the connection when the peer closes its side or retireTimeout passes.
-func (c *conn) finish(r wire.CloseReason, buf []byte) {
+func (c *conn) finish(r wire.CloseReason) {
 	if !c.drain() {
 		return
 	}
@@ -314,14 +349,14 @@ func (c *conn) finish(r wire.CloseReason, buf []byte) {
 	if !c.drain() {
 		return
 	}
-	msg := append([]byte{byte(r)}, r.String()...)
-	c.tls.SetWriteDeadline(time.Now().Add(retireTimeout))
-	if _, err := c.tls.Write(wire.AppendFrame(buf[:0], wire.TypeClose, msg)); err != nil {
+	if err := c.goodbye(r); err != nil {
 		c.kill(err)
 		return
 	}
-	c.tls.CloseWrite()
-	c.tls.SetReadDeadline(time.Now().Add(retireTimeout))
+	if cw, ok := c.sock.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.sock.SetReadDeadline(time.Now().Add(retireTimeout))
 }
 
 // handOver stops queueing on a finished connection and moves what is still
@@ -359,39 +394,110 @@ func (c *conn) drain() bool {
 }
 
 func (c *conn) readLoop() {
-	buf := make([]byte, readBufSize)
-	r, w := 0, 0
+	err := c.read()
+	switch {
+	case errors.Is(err, io.EOF) && c.peerReplaced.Load() != 0:
+		return // the peer moved to a newer connection; our writer ends this one
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		err = nil
+	case errors.As(err, new(protocolError)):
+		c.e.log.Warn("protocol error", "peer", c.p.name, "remote", c.remote(), "err", err)
+	}
+	c.kill(err)
+}
+
+// protocolError is something the peer sent wrong. It ends the connection
+// with a log line.
+type protocolError struct{ err error }
+
+func (e protocolError) Error() string { return e.err.Error() }
+func (e protocolError) Unwrap() error { return e.err }
+
+func protocolErr(format string, args ...any) error { return protocolError{fmt.Errorf(format, args...)} }
+
+// read reads records from the socket into one buffer, opens each into a
+// second one and hands the frames to parse, until the stream ends:
+// io.EOF after close_notify or a clean end of the socket.
+func (c *conn) read() error {
+	rbuf := make([]byte, recordBufSize)
+	pbuf := make([]byte, plainBufSize)
+	rw := copy(rbuf, c.st.Buffered)
+	c.st.Buffered = nil
+	var rr, pr, pw int // rbuf[rr:rw] is unopened; pbuf[pr:pw] is unparsed
 	for {
-		n, err := c.tls.Read(buf[w:])
+		for rw-rr >= record.HeaderLen {
+			n, err := record.ParseHeader(rbuf[rr:rw])
+			if err != nil {
+				return protocolError{err}
+			}
+			end := rr + record.HeaderLen + n
+			if end > rw {
+				break
+			}
+			if len(pbuf)-pw < n {
+				if pr, err = c.parse(pbuf, pr, pw); err != nil {
+					return err
+				}
+				pw = copy(pbuf, pbuf[pr:pw])
+				pr = 0
+			}
+			typ, out, err := c.st.Open.Open(pbuf[:pw], rbuf[rr:rr+record.HeaderLen], rbuf[rr+record.HeaderLen:end])
+			if err != nil {
+				return protocolError{err}
+			}
+			rr = end
+			c.rxRecords.Add(1)
+			switch typ {
+			case record.TypeApplicationData:
+				pw = len(out)
+			case record.TypeAlert:
+				if _, err := c.parse(pbuf, pr, pw); err != nil { // what came before the alert
+					return err
+				}
+				return alertError(out[pw:])
+			default:
+				return protocolErr("unexpected TLS record of type %d after the handshake (a KeyUpdate or session ticket?); tlsvpn sends neither", typ)
+			}
+		}
+		if pw > pr {
+			var err error
+			if pr, err = c.parse(pbuf, pr, pw); err != nil {
+				return err
+			}
+			if pr == pw {
+				pr, pw = 0, 0
+			}
+		}
+		if rr == rw {
+			rr, rw = 0, 0
+		} else if len(rbuf)-rw < record.HeaderLen+record.MaxCiphertext {
+			rw = copy(rbuf, rbuf[rr:rw])
+			rr = 0
+		}
+		n, err := c.sock.Read(rbuf[rw:])
 		if n > 0 {
-			w += n
-			c.rxRecords.Add(1) // tls.Conn.Read returns at most one record
+			rw += n
 			c.lastRecv.Store(time.Now().UnixNano())
-			var perr error
-			r, perr = c.parse(buf, r, w)
-			if perr != nil {
-				c.e.log.Warn("protocol error", "peer", c.p.name, "remote", c.remote(), "err", perr)
-				c.kill(perr)
-				return
-			}
-			if r == w {
-				r, w = 0, 0
-			} else if len(buf)-w < frameMax {
-				w = copy(buf, buf[r:w])
-				r = 0
-			}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) && c.peerReplaced.Load() != 0 {
-				return // the peer moved to a newer connection; our writer ends this one
+			if errors.Is(err, io.EOF) && rw > rr {
+				return protocolErr("the stream ended inside a TLS record")
 			}
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-				err = nil
-			}
-			c.kill(err)
-			return
+			return err
 		}
 	}
+}
+
+// alertError turns a received alert into the error that ends the reader:
+// io.EOF for close_notify.
+func alertError(a []byte) error {
+	switch {
+	case len(a) != 2:
+		return protocolErr("malformed TLS alert of %d bytes", len(a))
+	case a[1] == record.AlertCloseNotify:
+		return io.EOF
+	}
+	return fmt.Errorf("the peer sent TLS alert %d", a[1])
 }
 
 // parse handles every whole frame in buf[r:w] and returns where the first
@@ -407,7 +513,7 @@ func (c *conn) parse(buf []byte, r, w int) (int, error) {
 	for w-r >= wire.HeaderLen {
 		t, n, err := wire.ParseHeader(buf[r:])
 		if err != nil {
-			return r, err
+			return r, protocolError{err}
 		}
 		if w-r < wire.HeaderLen+n {
 			break
@@ -435,7 +541,7 @@ func (c *conn) parse(buf []byte, r, w int) (int, error) {
 			c.closed(payload)
 		default:
 			if !t.Optional() {
-				return r, errUnknownFrame{t}
+				return r, protocolError{errUnknownFrame{t}}
 			}
 		}
 	}
@@ -501,4 +607,4 @@ func (c *conn) closed(payload []byte) {
 	c.retire(reason) // answer with the same reason
 }
 
-func (c *conn) remote() string { return c.tls.RemoteAddr().String() }
+func (c *conn) remote() string { return c.sock.RemoteAddr().String() }

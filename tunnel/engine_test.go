@@ -307,10 +307,13 @@ func TestNodesDialingEachOtherSettleOnOneConnection(t *testing.T) {
 	b := mk("office-b", lnB, PeerConfig{Name: "office-a", Endpoint: lnA.Addr().String(), AllowedIPs: []netip.Prefix{tunA}})
 	a.Start()
 	b.Start()
+	// Both dial at once, so both connections come up; the rule keeps the
+	// one dialed by office-a, whose name sorts first. (Until the second
+	// handshake completes, the nodes may briefly share the other one.)
 	settled := func() bool {
 		ca, cb := a.peer("office-b").current(), b.peer("office-a").current()
 		return ca != nil && cb != nil && a.Status().Peers[0].State == "connected" && b.Status().Peers[0].State == "connected" &&
-			ca.tls.LocalAddr().String() == cb.tls.RemoteAddr().String()
+			ca.sock.LocalAddr().String() == cb.sock.RemoteAddr().String() && ca.sess.Dialed
 	}
 	waitFor(t, settled)
 	first := a.peer("office-b").current()

@@ -239,12 +239,12 @@ func (p *peer) dialOnce(purpose handshake.Purpose) error {
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", addr, err)
 	}
-	cork := tuneSocket(raw, pc.Keepalive)
-	s, err := e.auth.Client(ctx, cork, p.name, e.params(purpose))
+	tuneSocket(raw, pc.Keepalive)
+	s, err := e.auth.Client(ctx, raw, p.name, e.params(purpose))
 	if err != nil {
 		return err
 	}
-	return e.attachSession(s, cork)
+	return e.attachSession(s)
 }
 
 // resolve looks the endpoint up (at each dial) and refuses an address the

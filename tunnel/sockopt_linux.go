@@ -14,12 +14,10 @@ import (
 const notsentLowat = 128 << 10
 
 // tuneSocket sets TCP_USER_TIMEOUT (unacknowledged data for DeadAfter
-// keepalive intervals ends the connection) and TCP_NOTSENT_LOWAT, and
-// wraps the socket for corked writes.
-func tuneSocket(c net.Conn, keepalive time.Duration) *corkConn {
+// keepalive intervals ends the connection) and TCP_NOTSENT_LOWAT.
+func tuneSocket(c net.Conn, keepalive time.Duration) {
 	setUserTimeout(c, keepalive)
 	control(c, func(fd int) { unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notsentLowat) })
-	return &corkConn{Conn: c}
 }
 
 // control runs f on the socket's descriptor; sockets that are not

@@ -1,0 +1,135 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/record"
+	"github.com/tlsvpn/tlsvpn/internal/wire"
+	"github.com/tlsvpn/tlsvpn/netif"
+	"github.com/tlsvpn/tlsvpn/netif/netiftest"
+)
+
+// syncBuf is a log sink shared by goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// sealed returns content sealed as records of typ on st.
+func sealed(t *testing.T, st *handshake.Stream, content []byte, typ record.ContentType) []byte {
+	t.Helper()
+	c := append(content[:len(content):len(content)], 0)[:len(content)]
+	out, err := st.Seal.Append(nil, c, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMalformedStreamEndsTheConnection: a peer with a valid certificate
+// that sends broken records or frames after the handshake gets its
+// connection closed, and the node logs why, naming the peer.
+func TestMalformedStreamEndsTheConnection(t *testing.T) {
+	var ping [wire.PingLen]byte
+	tests := []struct {
+		name string
+		send func(t *testing.T, st *handshake.Stream) []byte
+		log  string
+	}{
+		{"a record with a changed byte", func(t *testing.T, st *handshake.Stream) []byte {
+			w := sealed(t, st, wire.AppendFrame(nil, wire.TypePing, ping[:]), record.TypeApplicationData)
+			w[len(w)-3] ^= 0x10
+			return w
+		}, "bad_record_mac"},
+		{"plain text instead of a record", func(*testing.T, *handshake.Stream) []byte {
+			return []byte("GET / HTTP/1.1\r\nHost: office-a\r\n\r\n")
+		}, "malformed TLS record header"},
+		{"a record longer than TLS allows", func(*testing.T, *handshake.Stream) []byte {
+			return append([]byte{23, 3, 3, 0x50, 0}, make([]byte, 0x5000)...)
+		}, "record_overflow"},
+		{"an unknown mandatory frame type", func(t *testing.T, st *handshake.Stream) []byte {
+			return sealed(t, st, wire.AppendFrame(nil, 0x42, nil), record.TypeApplicationData)
+		}, "unknown frame type 0x42"},
+		{"a frame longer than any packet", func(t *testing.T, st *handshake.Stream) []byte {
+			return sealed(t, st, []byte{byte(wire.TypePacket), 0xff, 0xff, 0xff}, record.TypeApplicationData)
+		}, "frame"},
+		{"a KeyUpdate", func(t *testing.T, st *handshake.Stream) []byte {
+			return sealed(t, st, []byte{24, 0, 0, 1, 0}, record.TypeHandshake)
+		}, "unexpected TLS record of type 22"},
+		{"a fatal alert", func(t *testing.T, st *handshake.Stream) []byte {
+			return sealed(t, st, []byte{2, 40}, record.TypeAlert)
+		}, "TLS alert 40"},
+		{"a stream cut inside a record", func(t *testing.T, st *handshake.Stream) []byte {
+			w := sealed(t, st, wire.AppendFrame(nil, wire.TypePing, ping[:]), record.TypeApplicationData)
+			return w[:len(w)-4]
+		}, "ended inside a TLS record"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := certtest.New(t, time.Now())
+			logs := &syncBuf{}
+			a := newSiteWith(t, f, "office-a", netiftest.New("a", 1500, netif.AllOffloads),
+				PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true, nil,
+				func(c *Config) { c.Log = slog.New(slog.NewTextHandler(logs, nil)) })
+
+			hs := handshake.New("office-b", creds(f, "office-b"), []handshake.PeerPolicy{{Name: "office-a"}}, testLogger(t), nil)
+			raw, err := net.Dial("tcp", a.ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			s, err := hs.Client(context.Background(), raw, "office-a",
+				handshake.Params{Version: handshake.ProtocolVersion, BootID: "hostile", MTU: 1500, Purpose: handshake.PurposeConnect})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitConnected(t, a, "office-b")
+			if _, err := raw.Write(tc.send(t, s.Stream)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "a stream cut inside a record" {
+				raw.(*net.TCPConn).CloseWrite()
+			}
+			// The node closes the connection: reading ends within the deadline.
+			raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err = io.Copy(io.Discard, raw)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the node kept the connection open")
+			}
+			waitFor(t, func() bool { return a.eng.peer("office-b").current() == nil })
+			waitFor(t, func() bool { return strings.Contains(logs.String(), tc.log) })
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, tc.log) {
+					if !strings.Contains(line, "peer=office-b") {
+						t.Errorf("log line does not name the peer: %s", line)
+					}
+					t.Logf("log: %s", line)
+				}
+			}
+		})
+	}
+}
