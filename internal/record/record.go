@@ -34,9 +34,9 @@ import (
 // Record sizes (RFC 8446 §5.1, §5.2).
 const (
 	HeaderLen     = 5
-	MaxPlaintext  = 1 << 14           // content bytes per record
+	MaxPlaintext  = 1 << 14            // content bytes per record
 	MaxCiphertext = MaxPlaintext + 256 // the largest record body a peer may send
-	tagLen        = 16                // every TLS 1.3 AEAD's tag
+	tagLen        = 16                 // every TLS 1.3 AEAD's tag
 	// Overhead is what sealing adds to each record's content: the header,
 	// the inner content type and the tag.
 	Overhead = HeaderLen + 1 + tagLen
