@@ -105,10 +105,7 @@ func (h *Handshaker) run(ctx context.Context, raw net.Conn, want string, local P
 	dialed := want != ""
 	pol := h.pol.Load()
 	s := &Session{Local: local, Dialed: dialed}
-	secrets := &trafficSecrets{}
-	defer secrets.wipe()
 	cfg := h.tlsConfig(pol, s, want)
-	cfg.KeyLogWriter = secrets
 	bc := &boundedConn{Conn: raw}
 	var conn *tls.Conn
 	if dialed {
@@ -122,14 +119,13 @@ func (h *Handshaker) run(ctx context.Context, raw net.Conn, want string, local P
 		conn.Close()
 		return nil, err
 	}
-	bc.counting = true
 	s.State = conn.ConnectionState()
-	if err := h.exchange(s, conn); err != nil {
+	if err := h.exchange(s, conn, bc); err != nil {
 		err = h.refused(err, remote, s.Peer)
 		conn.Close()
 		return nil, err
 	}
-	st, err := s.stream(bc, secrets)
+	st, err := s.stream(bc)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -147,7 +143,7 @@ func (h *Handshaker) tlsConfig(pol *policy, s *Session, want string) *tls.Config
 		Certificates:                []tls.Certificate{cert},
 		ClientAuth:                  tls.RequireAnyClientCert,
 		InsecureSkipVerify:          true, // verification is ours, in VerifyConnection
-		SessionTicketsDisabled:      true,
+		SessionTicketsDisabled:      true, // nothing to resume: every connection is a full handshake
 		DynamicRecordSizingDisabled: true,
 		ServerName:                  want,
 		VerifyConnection: func(cs tls.ConnectionState) error {
@@ -166,7 +162,9 @@ func (h *Handshaker) tls(ctx context.Context, conn *tls.Conn) error {
 
 // exchange sends our parameters and reads the peer's through conn, the
 // last use of crypto/tls's record layer: the Stream continues after it.
-func (h *Handshaker) exchange(s *Session, conn *tls.Conn) error {
+// The peer's parameter record must hold nothing else, since crypto/tls
+// would keep the rest.
+func (h *Handshaker) exchange(s *Session, conn *tls.Conn, bc *boundedConn) error {
 	s.Local.Node = h.name
 	if err := conn.SetDeadline(time.Now().Add(ParamsTimeout)); err != nil {
 		return fmt.Errorf("set deadline: %w", err)
@@ -177,6 +175,10 @@ func (h *Handshaker) exchange(s *Session, conn *tls.Conn) error {
 	werr := <-errc
 	if err := errors.Join(rerr, werr); err != nil {
 		return err
+	}
+	bc.handedOff = true
+	if n, _ := conn.Read(make([]byte, 1)); n != 0 {
+		return refuse(ReasonParams, "the parameter message shares its TLS record with other data")
 	}
 	if err := checkParams(s.Local, remote, s.Peer); err != nil {
 		return err

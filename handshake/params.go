@@ -9,7 +9,8 @@ import (
 )
 
 // ProtocolVersion is the version of the stream protocol in docs/protocol.md.
-const ProtocolVersion = 1
+// Version 2: after the parameter exchange, records under exported keys.
+const ProtocolVersion = 2
 
 // Purpose says why a connection was made.
 type Purpose string

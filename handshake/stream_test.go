@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,9 +98,10 @@ func TestStreamContinuesTheSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ss.Stream.Seal.Seq() != 2 || ss.Stream.Open.Seq() != 2 {
-		t.Errorf("listener continued at sequence numbers %d/%d, want 2/2 (parameters, then one record)",
-			ss.Stream.Seal.Seq(), ss.Stream.Open.Seq())
+	for who, st := range map[string]*Stream{"listener": ss.Stream, "dialer": cs.Stream} {
+		if st.Seal.Seq() != 1 || st.Open.Seq() != 1 {
+			t.Errorf("%s: sequence numbers %d sent, %d received; want 1 and 1", who, st.Seal.Seq(), st.Open.Seq())
+		}
 	}
 }
 
@@ -129,47 +131,79 @@ func (h *heldConn) Write(b []byte) (int, error) {
 	return h.Conn.Write(b)
 }
 
-// TestStreamAgainstCryptoTLS: the peer is plain crypto/tls that sends its
-// parameter message and a first record in one write, so the listener reads
-// past the parameters during the exchange; that record must come out of
-// the Stream, and the Stream's records must read back through crypto/tls.
+// plainPeer is a dialer made of crypto/tls and this test: it runs the
+// handshake, holds its writes, and derives the Stream's keys the way
+// docs/protocol.md says.
+type plainPeer struct {
+	tc   *tls.Conn
+	hc   *heldConn
+	bc   *boundedConn // so that the listener's first record stays out of crypto/tls
+	seal *record.Sealer
+	open *record.Opener
+}
+
+func dialPlain(t *testing.T, c net.Conn, creds *Credentials) (*plainPeer, error) {
+	bc := &boundedConn{Conn: c}
+	hc := &heldConn{Conn: bc}
+	tc := tls.Client(hc, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{ALPN}, MinVersion: tls.VersionTLS13,
+		Certificates: []tls.Certificate{creds.Cert}})
+	if err := tc.Handshake(); err != nil {
+		return nil, err
+	}
+	st := tc.ConnectionState()
+	n, _ := record.SecretLen(st.CipherSuite)
+	send, err := st.ExportKeyingMaterial("EXPORTER-tlsvpn-records", []byte("sent by the dialer"), n)
+	if err != nil {
+		return nil, err
+	}
+	recv, err := st.ExportKeyingMaterial("EXPORTER-tlsvpn-records", []byte("sent by the listener"), n)
+	if err != nil {
+		return nil, err
+	}
+	p := &plainPeer{tc: tc, hc: hc, bc: bc}
+	if p.seal, err = record.NewSealer(st.CipherSuite, send); err != nil {
+		return nil, err
+	}
+	p.open, err = record.NewOpener(st.CipherSuite, recv)
+	return p, err
+}
+
+func paramsFrame(t *testing.T) []byte {
+	p := params(1500)
+	p.Node = "office-b"
+	body, err := json.Marshal(p)
+	if err != nil {
+		t.Error(err)
+	}
+	return wire.AppendFrame(nil, wire.TypeParams, body)
+}
+
+// TestStreamAgainstCryptoTLS: the dialer is crypto/tls plus the key
+// derivation of docs/protocol.md. It sends its parameter message and a
+// first record in one segment, so the listener reads past the parameters
+// during the exchange; that record must come out of the Stream, and the
+// listener's record must open with the keys derived on the other side.
 func TestStreamAgainstCryptoTLS(t *testing.T) {
 	server, client := pair(t)
-	creds := client.Credentials()
 	var buffered int
 	_, err := serve(t, server, func(c net.Conn) (err error) {
 		defer failOn(t, &err)
-		keys := &trafficSecrets{}
-		hc := &heldConn{Conn: c}
-		tc := tls.Client(hc, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{ALPN}, MinVersion: tls.VersionTLS13,
-			Certificates: []tls.Certificate{creds.Cert}, KeyLogWriter: keys})
-		if err := tc.Handshake(); err != nil {
-			return err
-		}
-		st := tc.ConnectionState()
-		p := params(1500)
-		p.Node = "office-b"
-		body, _ := json.Marshal(p)
-		hc.held = true
-		if _, err := tc.Write(wire.AppendFrame(nil, wire.TypeParams, body)); err != nil {
-			return err
-		}
-		seal, err := record.NewSealer(st.CipherSuite, keys.client, 1)
+		p, err := dialPlain(t, c, client.Credentials())
 		if err != nil {
 			return err
 		}
-		first, _ := seal.Append(nil, []byte("first record\x00")[:12], record.TypeApplicationData)
-		if _, err := c.Write(append(hc.buf, first...)); err != nil {
+		p.hc.held = true
+		if _, err := p.tc.Write(paramsFrame(t)); err != nil {
 			return err
 		}
-		if _, err := readParams(tc); err != nil {
+		first, _ := p.seal.Append(nil, []byte("first record\x00")[:12], record.TypeApplicationData)
+		if _, err := c.Write(append(p.hc.buf, first...)); err != nil {
 			return err
 		}
-		got := make([]byte, 64)
-		n, err := tc.Read(got)
-		if err != nil || string(got[:n]) != "from the listener" {
-			t.Errorf("crypto/tls read %q, %v from the listener's Stream", got[:n], err)
+		if _, err := readParams(p.tc); err != nil {
+			return err
 		}
+		expect(t, &Stream{Conn: c, Open: p.open, Buffered: p.bc.rest()}, "crypto/tls dialer", "from the listener")
 		return nil
 	}, func(s *Session) {
 		buffered = len(s.Stream.Buffered)
@@ -183,5 +217,24 @@ func TestStreamAgainstCryptoTLS(t *testing.T) {
 	}
 	if buffered == 0 {
 		t.Error("the record sent with the parameters did not arrive with them; the test did not test the hand-over")
+	}
+}
+
+// TestParametersSharingARecordAreRefused: data in the parameter message's
+// own TLS record would stay inside crypto/tls, lost; the session is
+// refused instead.
+func TestParametersSharingARecordAreRefused(t *testing.T) {
+	server, client := pair(t)
+	_, err := serve(t, server, func(c net.Conn) error {
+		p, err := dialPlain(t, c, client.Credentials())
+		if err != nil {
+			return err
+		}
+		var ping [wire.PingLen]byte
+		_, err = p.tc.Write(wire.AppendFrame(paramsFrame(t), wire.TypePing, ping[:]))
+		return err
+	})
+	if ReasonOf(err) != ReasonParams || !strings.Contains(err.Error(), "shares its TLS record") {
+		t.Fatalf("got %v, want a parameters refusal", err)
 	}
 }

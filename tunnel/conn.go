@@ -425,10 +425,15 @@ func (c *conn) read() error {
 	c.st.Buffered = nil
 	var rr, pr, pw int // rbuf[rr:rw] is unopened; pbuf[pr:pw] is unparsed
 	for {
+		// Open every whole record. stop ends the reader once the frames
+		// of the records before it are delivered.
+		var stop error
+	open:
 		for rw-rr >= record.HeaderLen {
 			n, err := record.ParseHeader(rbuf[rr:rw])
 			if err != nil {
-				return protocolError{err}
+				stop = protocolError{err}
+				break
 			}
 			end := rr + record.HeaderLen + n
 			if end > rw {
@@ -443,7 +448,8 @@ func (c *conn) read() error {
 			}
 			typ, out, err := c.st.Open.Open(pbuf[:pw], rbuf[rr:rr+record.HeaderLen], rbuf[rr+record.HeaderLen:end])
 			if err != nil {
-				return protocolError{err}
+				stop = protocolError{err}
+				break
 			}
 			rr = end
 			c.rxRecords.Add(1)
@@ -451,12 +457,11 @@ func (c *conn) read() error {
 			case record.TypeApplicationData:
 				pw = len(out)
 			case record.TypeAlert:
-				if _, err := c.parse(pbuf, pr, pw); err != nil { // what came before the alert
-					return err
-				}
-				return alertError(out[pw:])
+				stop = alertError(out[pw:])
+				break open
 			default:
-				return protocolErr("unexpected TLS record of type %d after the handshake (a KeyUpdate or session ticket?); tlsvpn sends neither", typ)
+				stop = protocolErr("unexpected TLS record of type %d after the handshake (a KeyUpdate or session ticket?); tlsvpn sends neither", typ)
+				break open
 			}
 		}
 		if pw > pr {
@@ -467,6 +472,12 @@ func (c *conn) read() error {
 			if pr == pw {
 				pr, pw = 0, 0
 			}
+		}
+		if stop != nil {
+			if errors.Is(stop, io.EOF) && pr < pw {
+				return protocolErr("close_notify inside a frame")
+			}
+			return stop
 		}
 		if rr == rw {
 			rr, rw = 0, 0
@@ -480,8 +491,12 @@ func (c *conn) read() error {
 			c.lastRecv.Store(time.Now().UnixNano())
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) && rw > rr {
+			switch {
+			case !errors.Is(err, io.EOF):
+			case rw > rr:
 				return protocolErr("the stream ended inside a TLS record")
+			case pr < pw:
+				return protocolErr("the stream ended inside a frame")
 			}
 			return err
 		}

@@ -54,38 +54,46 @@ func sealed(t *testing.T, st *handshake.Stream, content []byte, typ record.Conte
 // connection closed, and the node logs why, naming the peer.
 func TestMalformedStreamEndsTheConnection(t *testing.T) {
 	var ping [wire.PingLen]byte
+	partial := func(t *testing.T, st *handshake.Stream) []byte { // half a ping frame
+		return sealed(t, st, wire.AppendFrame(nil, wire.TypePing, ping[:])[:6], record.TypeApplicationData)
+	}
 	tests := []struct {
-		name string
-		send func(t *testing.T, st *handshake.Stream) []byte
-		log  string
+		name       string
+		send       func(t *testing.T, st *handshake.Stream) []byte
+		log        string
+		closeWrite bool // then end the stream
 	}{
 		{"a record with a changed byte", func(t *testing.T, st *handshake.Stream) []byte {
 			w := sealed(t, st, wire.AppendFrame(nil, wire.TypePing, ping[:]), record.TypeApplicationData)
 			w[len(w)-3] ^= 0x10
 			return w
-		}, "bad_record_mac"},
+		}, "bad_record_mac", false},
 		{"plain text instead of a record", func(*testing.T, *handshake.Stream) []byte {
 			return []byte("GET / HTTP/1.1\r\nHost: office-a\r\n\r\n")
-		}, "malformed TLS record header"},
+		}, "malformed TLS record header", false},
 		{"a record longer than TLS allows", func(*testing.T, *handshake.Stream) []byte {
 			return append([]byte{23, 3, 3, 0x50, 0}, make([]byte, 0x5000)...)
-		}, "record_overflow"},
+		}, "record_overflow", false},
 		{"an unknown mandatory frame type", func(t *testing.T, st *handshake.Stream) []byte {
 			return sealed(t, st, wire.AppendFrame(nil, 0x42, nil), record.TypeApplicationData)
-		}, "unknown frame type 0x42"},
+		}, "unknown frame type 0x42", false},
 		{"a frame longer than any packet", func(t *testing.T, st *handshake.Stream) []byte {
 			return sealed(t, st, []byte{byte(wire.TypePacket), 0xff, 0xff, 0xff}, record.TypeApplicationData)
-		}, "frame"},
+		}, "frame", false},
 		{"a KeyUpdate", func(t *testing.T, st *handshake.Stream) []byte {
 			return sealed(t, st, []byte{24, 0, 0, 1, 0}, record.TypeHandshake)
-		}, "unexpected TLS record of type 22"},
+		}, "unexpected TLS record of type 22", false},
 		{"a fatal alert", func(t *testing.T, st *handshake.Stream) []byte {
 			return sealed(t, st, []byte{2, 40}, record.TypeAlert)
-		}, "TLS alert 40"},
+		}, "TLS alert 40", false},
 		{"a stream cut inside a record", func(t *testing.T, st *handshake.Stream) []byte {
 			w := sealed(t, st, wire.AppendFrame(nil, wire.TypePing, ping[:]), record.TypeApplicationData)
 			return w[:len(w)-4]
-		}, "ended inside a TLS record"},
+		}, "ended inside a TLS record", true},
+		{"a stream cut inside a frame", partial, "ended inside a frame", true},
+		{"close_notify inside a frame", func(t *testing.T, st *handshake.Stream) []byte {
+			return append(partial(t, st), sealed(t, st, []byte{1, 0}, record.TypeAlert)...)
+		}, "close_notify inside a frame", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,7 +118,7 @@ func TestMalformedStreamEndsTheConnection(t *testing.T) {
 			if _, err := raw.Write(tc.send(t, s.Stream)); err != nil {
 				t.Fatal(err)
 			}
-			if tc.name == "a stream cut inside a record" {
+			if tc.closeWrite {
 				raw.(*net.TCPConn).CloseWrite()
 			}
 			// The node closes the connection: reading ends within the deadline.

@@ -1,18 +1,21 @@
-// Package record seals and opens the TLS 1.3 records of an established
-// session (RFC 8446 §5.2) once crypto/tls has finished the handshake.
+// Package record seals and opens TLS 1.3 records (RFC 8446 §5.2–5.5) under
+// a secret: the key and IV come from it through TLS 1.3's traffic key
+// schedule (HKDF-Expand-Label "key" and "iv"), the nonce is the IV xor the
+// record sequence number, the record format is TLS 1.3's. Given a
+// session's traffic secret it reads and writes what crypto/tls and OpenSSL
+// do (the tests check both ways, every suite); tlsvpn gives it secrets
+// exported from the session instead (handshake.Stream).
 //
 // crypto/tls copies every byte twice on the way through (plaintext into its
 // record buffer on write, record into the caller's buffer on read), writes
-// one record per syscall and allocates on every socket read. After the
-// handshake, tlsvpn continues the same session with this record layer
-// instead, the way kTLS does in the kernel: the same traffic secrets, the
-// same sequence numbers, the same record format, so the bytes on the wire
-// are what crypto/tls would have sent. Sealing reads the caller's plaintext
-// and writes the record straight into the output buffer; opening reads the
-// record and writes the plaintext straight into the caller's buffer. Neither
-// allocates.
+// one record per syscall and allocates on every socket read. Here sealing
+// reads the caller's plaintext and writes the record straight into the
+// output buffer, and opening reads the record and writes the plaintext
+// straight into the caller's buffer. Neither allocates.
 //
-// A Sealer or an Opener belongs to one goroutine.
+// A Sealer or an Opener belongs to one goroutine. After any error it is
+// spent: its sequence numbers may be used, so nothing it produced since the
+// last success may be sent, and it must not be used again.
 package record
 
 import (
@@ -26,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"math"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -56,9 +58,14 @@ const (
 	AlertCloseNotify = 0
 )
 
-// ErrExhausted: the sequence number would wrap; the connection must be
-// replaced long before (tlsvpn rotates at 2^23 records).
-var ErrExhausted = errors.New("record sequence number exhausted")
+// MaxRecords is how many records one key may protect. AES-GCM's limit is
+// 2^24.5 full-size records (RFC 8446 §5.5); tlsvpn replaces connections at
+// 2^23, so this cap only bites when that fails.
+const MaxRecords = 1 << 24
+
+// ErrExhausted: the key protected MaxRecords records; the connection must
+// end.
+var ErrExhausted = errors.New("record limit of the key reached (2^24 records); the connection must be replaced")
 
 // half is one direction's keys and sequence number.
 type half struct {
@@ -68,19 +75,33 @@ type half struct {
 	nonce [12]byte
 }
 
-func newHalf(suite uint16, secret []byte, seq uint64) (half, error) {
-	var h half
-	var newHash func() hash.Hash
-	keyLen := 16
+// params returns the hash and key length of a TLS 1.3 cipher suite.
+func params(suite uint16) (newHash func() hash.Hash, keyLen int, err error) {
 	switch suite {
 	case tls.TLS_AES_128_GCM_SHA256:
-		newHash = sha256.New
+		return sha256.New, 16, nil
 	case tls.TLS_AES_256_GCM_SHA384:
-		newHash, keyLen = sha512.New384, 32
+		return sha512.New384, 32, nil
 	case tls.TLS_CHACHA20_POLY1305_SHA256:
-		newHash, keyLen = sha256.New, chacha20poly1305.KeySize
-	default:
-		return h, fmt.Errorf("record: cipher suite %#04x is not a TLS 1.3 suite", suite)
+		return sha256.New, chacha20poly1305.KeySize, nil
+	}
+	return nil, 0, fmt.Errorf("record: cipher suite %#04x is not a TLS 1.3 suite", suite)
+}
+
+// SecretLen is the length of a secret for the suite: its hash's size.
+func SecretLen(suite uint16) (int, error) {
+	newHash, _, err := params(suite)
+	if err != nil {
+		return 0, err
+	}
+	return newHash().Size(), nil
+}
+
+func newHalf(suite uint16, secret []byte) (half, error) {
+	var h half
+	newHash, keyLen, err := params(suite)
+	if err != nil {
+		return h, err
 	}
 	if len(secret) != newHash().Size() {
 		return h, fmt.Errorf("record: traffic secret of %d bytes, want %d", len(secret), newHash().Size())
@@ -106,7 +127,6 @@ func newHalf(suite uint16, secret []byte, seq uint64) (half, error) {
 	if err != nil {
 		return h, fmt.Errorf("record: %w", err)
 	}
-	h.seq = seq
 	return h, nil
 }
 
@@ -128,7 +148,7 @@ func expandLabel(newHash func() hash.Hash, secret []byte, label string, n int) (
 // next returns the nonce of the current sequence number and advances it
 // (RFC 8446 §5.3).
 func (h *half) next() ([]byte, error) {
-	if h.seq == math.MaxUint64 {
+	if h.seq >= MaxRecords {
 		return nil, ErrExhausted
 	}
 	h.nonce = h.iv
@@ -142,10 +162,10 @@ func (h *half) next() ([]byte, error) {
 // Sealer writes records in one direction.
 type Sealer struct{ h half }
 
-// NewSealer returns a Sealer for the cipher suite, the traffic secret and
-// the number of records already sent with it.
-func NewSealer(suite uint16, secret []byte, seq uint64) (*Sealer, error) {
-	h, err := newHalf(suite, secret, seq)
+// NewSealer returns a Sealer for the cipher suite and the secret, at
+// sequence number 0.
+func NewSealer(suite uint16, secret []byte) (*Sealer, error) {
+	h, err := newHalf(suite, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +185,8 @@ func SealedLen(n int) int {
 }
 
 // Append seals content as records of type typ, MaxPlaintext bytes each but
-// the last, and appends them to dst. dst must not overlap content.
+// the last, and appends them to dst. dst must not overlap
+// content[:len(content)+1].
 //
 // The inner plaintext of a record is its content followed by the content
 // type, so content needs one spare byte of capacity (cap(content) >
@@ -198,10 +219,10 @@ func (s *Sealer) Append(dst, content []byte, typ ContentType) ([]byte, error) {
 // Opener reads records in one direction.
 type Opener struct{ h half }
 
-// NewOpener returns an Opener for the cipher suite, the traffic secret and
-// the number of records already received with it.
-func NewOpener(suite uint16, secret []byte, seq uint64) (*Opener, error) {
-	h, err := newHalf(suite, secret, seq)
+// NewOpener returns an Opener for the cipher suite and the secret, at
+// sequence number 0.
+func NewOpener(suite uint16, secret []byte) (*Opener, error) {
+	h, err := newHalf(suite, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +237,7 @@ var (
 	ErrHeader  = errors.New("malformed TLS record header")
 	ErrAuth    = errors.New("TLS record failed authentication (bad_record_mac)")
 	ErrNoType  = errors.New("TLS record without a content type")
-	errTooLong = errors.New("TLS record longer than 2^14+256 bytes (record_overflow)")
+	errTooLong = errors.New("TLS record over the size limit (record_overflow)")
 )
 
 // ParseHeader checks the header at the start of b (HeaderLen bytes) and
@@ -260,6 +281,9 @@ func (o *Opener) Open(dst, hdr, body []byte) (ContentType, []byte, error) {
 	}
 	if i < len(dst) {
 		return 0, dst, ErrNoType
+	}
+	if i-len(dst) > MaxPlaintext { // §5.4: content beyond 2^14 is record_overflow
+		return 0, dst, errTooLong
 	}
 	return ContentType(out[i]), out[:i], nil
 }

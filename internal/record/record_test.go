@@ -1,14 +1,17 @@
 package record
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -80,11 +83,11 @@ func TestInteropWithCryptoTLS(t *testing.T) {
 	if st.CipherSuite != tls.TLS_AES_128_GCM_SHA256 && st.CipherSuite != tls.TLS_CHACHA20_POLY1305_SHA256 {
 		t.Logf("negotiated %s", tls.CipherSuiteName(st.CipherSuite))
 	}
-	op, err := NewOpener(st.CipherSuite, kl.secrets["SERVER_TRAFFIC_SECRET_0"], 0)
+	op, err := NewOpener(st.CipherSuite, kl.secrets["SERVER_TRAFFIC_SECRET_0"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	se, err := NewSealer(st.CipherSuite, kl.secrets["CLIENT_TRAFFIC_SECRET_0"], 0)
+	se, err := NewSealer(st.CipherSuite, kl.secrets["CLIENT_TRAFFIC_SECRET_0"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +161,11 @@ func testPair(t testing.TB, suite uint16) (*Sealer, *Opener) {
 		n = 48
 	}
 	secret := randomBytes(n)
-	s, err := NewSealer(suite, secret, 7)
+	s, err := NewSealer(suite, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := NewOpener(suite, secret, 7)
+	o, err := NewOpener(suite, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,9 +240,9 @@ func TestForgery(t *testing.T) {
 	}
 	second, _ := s.Append(nil, randomBytes(100), TypeApplicationData)
 	fresh := func() *Opener {
-		// A fresh Opener at the Sealer's starting sequence number.
+		// A fresh Opener with the Sealer's key.
 		o := *s
-		o.h.seq = 7
+		o.h.seq = 0
 		return &Opener{h: o.h}
 	}
 	for i := range wire {
@@ -287,12 +290,17 @@ func TestHeaderChecks(t *testing.T) {
 }
 
 // TestPadding: RFC 8446 §5.4 lets a sender pad with zeros after the
-// content type; an all-zero plaintext has no type and is refused.
+// content type; an all-zero plaintext has no type, and content beyond 2^14
+// bytes is record_overflow even inside a record of allowed size.
 func TestPadding(t *testing.T) {
 	s, o := testPair(t, tls.TLS_AES_128_GCM_SHA256)
-	seal := func(inner []byte) []byte {
-		nonce, _ := s.h.next()
-		hdr := []byte{23, 3, 3, 0, byte(len(inner) + tagLen)}
+	seal := func(inner []byte) []byte { // inner plaintext as given: content, type, padding
+		nonce, err := s.h.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := []byte{23, 3, 3, 0, 0}
+		binary.BigEndian.PutUint16(hdr[3:], uint16(len(inner)+tagLen))
 		return s.h.aead.Seal(hdr, nonce, inner, hdr)
 	}
 	got, types, err := openAll(o, seal([]byte{'h', 'i', byte(TypeApplicationData), 0, 0, 0, 0}))
@@ -302,22 +310,35 @@ func TestPadding(t *testing.T) {
 	if _, _, err := openAll(o, seal(make([]byte, 9))); !errors.Is(err, ErrNoType) {
 		t.Fatalf("all zeros: %v, want ErrNoType", err)
 	}
+	long := make([]byte, MaxPlaintext+2) // one content byte too many, then the type
+	long[MaxPlaintext+1] = byte(TypeApplicationData)
+	if _, _, err := openAll(o, seal(long)); !errors.Is(err, errTooLong) {
+		t.Fatalf("%d bytes of content: %v, want record_overflow", MaxPlaintext+1, err)
+	}
 }
 
 func TestBadKeys(t *testing.T) {
-	if _, err := NewSealer(0x1304, make([]byte, 32), 0); err == nil {
+	if _, err := NewSealer(0x1304, make([]byte, 32)); err == nil {
 		t.Error("TLS_AES_128_CCM_SHA256 accepted")
 	}
-	if _, err := NewOpener(tls.TLS_AES_256_GCM_SHA384, make([]byte, 32), 0); err == nil {
+	if _, err := NewOpener(tls.TLS_AES_256_GCM_SHA384, make([]byte, 32)); err == nil {
 		t.Error("a SHA-256-sized secret accepted for a SHA-384 suite")
 	}
 	s, _ := testPair(t, tls.TLS_AES_128_GCM_SHA256)
 	if _, err := s.Append(nil, make([]byte, 4), TypeApplicationData); err == nil {
 		t.Error("content without a spare byte accepted")
 	}
-	s.h.seq = 1<<64 - 1
+	s.h.seq = MaxRecords - 1
+	if _, err := s.Append(nil, make([]byte, 4, 5), TypeApplicationData); err != nil {
+		t.Errorf("the last record a key may seal: %v", err)
+	}
 	if _, err := s.Append(nil, make([]byte, 4, 5), TypeApplicationData); !errors.Is(err, ErrExhausted) {
-		t.Errorf("at the last sequence number: %v", err)
+		t.Errorf("past MaxRecords: %v", err)
+	}
+	_, o := testPair(t, tls.TLS_AES_128_GCM_SHA256)
+	o.h.seq = MaxRecords
+	if _, _, err := o.Open(nil, []byte{23, 3, 3, 0, 17}, make([]byte, 17)); !errors.Is(err, ErrExhausted) {
+		t.Errorf("opening past MaxRecords: %v", err)
 	}
 }
 
@@ -392,7 +413,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte{23, 3, 3, 0, 17, 1, 2, 3})
 	secret := make([]byte, 32)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		o, err := NewOpener(tls.TLS_AES_128_GCM_SHA256, secret, 0)
+		o, err := NewOpener(tls.TLS_AES_128_GCM_SHA256, secret)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,4 +421,113 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("opened %d bytes under a key nobody sealed with", len(out))
 		}
 	})
+}
+
+// TestInteropWithOpenSSL: OpenSSL's s_server, held to each TLS 1.3 cipher
+// suite in turn, reads records sealed here and sends records opened here;
+// the traffic secrets come from crypto/tls's key log on the client side.
+// An implementation other than Go's checks the key schedule and the record
+// format of every suite.
+func TestInteropWithOpenSSL(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl is not installed")
+	}
+	f := certtest.New(t, time.Now())
+	certPath, keyPath := f.Leaf(certtest.LeafOpts{Names: []string{"b"}}).WritePEM(t.TempDir(), "server")
+	for _, suite := range suites {
+		t.Run(tls.CipherSuiteName(suite), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", "127.0.0.1:0", "-tls1_3",
+				"-ciphersuites", tls.CipherSuiteName(suite), "-cert", certPath, "-key", keyPath,
+				"-num_tickets", "0", "-naccept", "1")
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			defer cmd.Process.Kill()
+			out := bufio.NewScanner(stdout)
+			addr := ""
+			for addr == "" && out.Scan() {
+				if a, ok := strings.CutPrefix(out.Text(), "ACCEPT "); ok {
+					addr = a
+				}
+			}
+			if addr == "" {
+				t.Fatal("s_server did not say where it listens")
+			}
+
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(10 * time.Second))
+			kl := &keyLog{}
+			cli := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, KeyLogWriter: kl})
+			if err := cli.HandshakeContext(ctx); err != nil {
+				t.Fatalf("handshake with s_server: %v", err)
+			}
+			if got := cli.ConnectionState().CipherSuite; got != suite {
+				t.Fatalf("negotiated %s", tls.CipherSuiteName(got))
+			}
+			op, err := NewOpener(suite, kl.secrets["SERVER_TRAFFIC_SECRET_0"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			se, err := NewSealer(suite, kl.secrets["CLIENT_TRAFFIC_SECRET_0"])
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// OpenSSL → Opener.
+			if _, err := io.WriteString(stdin, "from openssl\n"); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			hdr, body := make([]byte, HeaderLen), make([]byte, MaxCiphertext)
+			for !bytes.Contains(got, []byte("from openssl\n")) {
+				if _, err := io.ReadFull(raw, hdr); err != nil {
+					t.Fatalf("read a record from s_server: %v (opened so far %q)", err, got)
+				}
+				n, err := ParseHeader(hdr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(raw, body[:n]); err != nil {
+					t.Fatal(err)
+				}
+				typ, o, err := op.Open(got, hdr, body[:n])
+				if err != nil || typ != TypeApplicationData {
+					t.Fatalf("open s_server's record %d: type %d, %v", op.Seq(), typ, err)
+				}
+				got = o
+			}
+
+			// Sealer → OpenSSL, which prints what it reads.
+			msg := []byte("from tlsvpn\n\x00")[:12]
+			w, err := se.Append(nil, msg, TypeApplicationData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Write(w); err != nil {
+				t.Fatal(err)
+			}
+			for out.Scan() {
+				if out.Text() == "from tlsvpn" {
+					return
+				}
+			}
+			t.Fatal("s_server never printed the record sealed here")
+		})
+	}
 }
