@@ -122,7 +122,13 @@ func (h *Handshaker) run(ctx context.Context, raw net.Conn, want string, local P
 	s.State = conn.ConnectionState()
 	if err := h.exchange(s, conn, bc); err != nil {
 		err = h.refused(err, remote, s.Peer)
-		conn.Close()
+		if bc.handedOff {
+			// The peer may have moved on to the record layer, where a
+			// close_notify from crypto/tls would read as a forged record.
+			raw.Close()
+		} else {
+			conn.Close()
+		}
 		return nil, err
 	}
 	st, err := s.stream(bc)
@@ -177,11 +183,11 @@ func (h *Handshaker) exchange(s *Session, conn *tls.Conn, bc *boundedConn) error
 		return err
 	}
 	bc.handedOff = true
-	if n, _ := conn.Read(make([]byte, 1)); n != 0 {
-		return refuse(ReasonParams, "the parameter message shares its TLS record with other data")
-	}
 	if err := checkParams(s.Local, remote, s.Peer); err != nil {
 		return err
+	}
+	if n, err := conn.Read(make([]byte, 1)); n != 0 || !errors.Is(err, errHandedOver) {
+		return refuse(ReasonParams, "the parameter message shares its TLS record with other data")
 	}
 	s.Remote = remote
 	return conn.SetDeadline(time.Time{})

@@ -24,9 +24,10 @@ type Stream struct {
 }
 
 // Exporter label and contexts of the Stream's secrets (RFC 8446 §7.5): one
-// secret per direction, named by who sends.
+// secret per direction, named by who sends. Labels starting with
+// "EXPERIMENTAL" need no IANA registration (RFC 5705 §4).
 const (
-	exporterLabel   = "EXPORTER-tlsvpn-records"
+	exporterLabel   = "EXPERIMENTAL-tlsvpn-records"
 	contextDialer   = "sent by the dialer"
 	contextListener = "sent by the listener"
 )

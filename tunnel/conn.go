@@ -56,8 +56,11 @@ type conn struct {
 	rtt      atomic.Int64 // last keepalive round trip, nanoseconds
 
 	rxRecords atomic.Uint64 // records opened, for rotation (the sent ones are the Sealer's sequence number)
-	rotating  atomic.Bool   // a rotation of this connection is under way
-	rotateDue atomic.Bool   // the writer owes the peer a Rotate frame
+	// The writer and the reader each start a rotation once, as soon as
+	// their direction reaches the record limit; the keepalive retries.
+	sentLimitSeen, recvLimitSeen bool
+	rotating                     atomic.Bool // a rotation of this connection is under way
+	rotateDue                    atomic.Bool // the writer owes the peer a Rotate frame
 
 	sendMu  sync.RWMutex // the TUN reader holds it shared while queueing; finish takes it to stop that
 	retired bool         // no more batches may be queued
@@ -158,11 +161,13 @@ func (c *conn) writeLoop() {
 				c.kill(err)
 				return
 			}
+			c.checkRecordLimit()
 		case b := <-c.out:
 			if err := c.writeBatches(b); err != nil {
 				c.kill(err)
 				return
 			}
+			c.checkRecordLimit()
 		case <-c.ctl:
 			if err := c.writeControl(ctlBuf); err != nil {
 				c.kill(err)
@@ -255,6 +260,16 @@ func (c *conn) wakeWriter() {
 	select {
 	case c.ctl <- struct{}{}:
 	default:
+	}
+}
+
+// checkRecordLimit starts the rotation as soon as the connection has sent
+// rotateRecords records, without waiting for the keepalive tick, which
+// retries a rotation that failed. Only the writer calls it.
+func (c *conn) checkRecordLimit() {
+	if !c.sentLimitSeen && c.st.Seal.Seq() >= c.e.rotateRecords {
+		c.sentLimitSeen = true
+		c.p.rotate(c, "record limit (sent)")
 	}
 }
 
@@ -472,6 +487,10 @@ func (c *conn) read() error {
 			if pr == pw {
 				pr, pw = 0, 0
 			}
+		}
+		if !c.recvLimitSeen && c.rxRecords.Load() >= c.e.rotateRecords {
+			c.recvLimitSeen = true
+			c.p.rotate(c, "record limit (received)")
 		}
 		if stop != nil {
 			if errors.Is(stop, io.EOF) && pr < pw {

@@ -97,6 +97,39 @@ func TestConnectionsRotateAtMaximumAge(t *testing.T) {
 	stream(t, devA, devB, 100, 0)()
 }
 
+// TestConnectionsRotateAtTheRecordLimit: a connection that has carried
+// RotateRecords records either way is replaced at once, not at the next
+// keepalive tick (an hour away here), and nothing is lost. Packets go from
+// A (listens) to B (dials): A's sending side and B's receiving side reach
+// the limit.
+func TestConnectionsRotateAtTheRecordLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		records uint64
+		side    string // the engine whose limit is set
+	}{
+		{"sent records, by the listener (which asks the dialer)", 200, "a"},
+		{"received records, by the dialer", 200, "b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := certtest.New(t, time.Now())
+			limit := func(side string) func(*Config) {
+				if side != tc.side {
+					return nil
+				}
+				return func(c *Config) { c.RotateRecords = tc.records }
+			}
+			devA, devB := netiftest.New("a", 1500, 0), netiftest.New("b", 1500, 0)
+			a := newSiteWith(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}, Keepalive: time.Hour}, true, nil, limit("a"))
+			newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: time.Hour}, false, nil, limit("b"))
+			waitConnected(t, a, "office-b")
+			first := a.eng.peer("office-b").current()
+			stream(t, devA, devB, 1000, 200*time.Microsecond)()
+			waitFor(t, func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != first })
+		})
+	}
+}
+
 func TestExpiredPeerIsClosedAtExpiry(t *testing.T) {
 	f := certtest.New(t, time.Now())
 	devA, devB := netiftest.New("a", 1500, 0), netiftest.New("b", 1500, 0)
