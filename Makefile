@@ -60,6 +60,9 @@ race:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/ipblocks
+	$(GO) test -run '^$$' -fuzz FuzzParseHeader -fuzztime 30s ./internal/wire
+	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/record
+	$(GO) test -run '^$$' -fuzz FuzzCheckInbound -fuzztime 30s ./tunnel
 
 clean:
 	rm -rf bin test.log
