@@ -25,6 +25,14 @@ const (
 
 	// ExpiryWarning is how long before its NotAfter Load starts warning about a certificate.
 	ExpiryWarning = 21 * 24 * time.Hour
+	// DefaultCongestionControl is [transport] congestion_control's default.
+	// The tunnel's connection carries flows that run their own congestion
+	// control; BBR's pacing and its periodic probe of the minimum RTT (the
+	// window cut to 4 segments for 200 ms every 10 s) delay every one of them.
+	DefaultCongestionControl = "cubic"
+	// CongestionSystem as [transport] congestion_control keeps the host's
+	// default (net.ipv4.tcp_congestion_control).
+	CongestionSystem = "system"
 	// DefaultRotateAfter and MinRotateAfter bound [tls] rotate_after.
 	DefaultRotateAfter = time.Hour
 	MinRotateAfter     = 10 * time.Second
@@ -39,6 +47,7 @@ type Config struct {
 	Interface Interface
 	Listen    *Listen // nil when there is no [listen]
 	Control   Control
+	Transport Transport
 	Peers     []Peer
 }
 
@@ -73,6 +82,14 @@ type Listen struct {
 // Control is the local control socket answered for `tlsvpn status`.
 type Control struct {
 	Socket string // a path, or "@name" for an abstract socket; default "@tlsvpn/<interface name>"
+}
+
+// Transport tunes the TCP connections that carry the tunnel.
+type Transport struct {
+	// CongestionControl is the TCP congestion control of every tunnel
+	// connection, dialed or accepted: DefaultCongestionControl unless set;
+	// "" (written "system") keeps the host's default.
+	CongestionControl string
 }
 
 // Peer is one [[peer]] section.

@@ -26,6 +26,8 @@ const (
 	exListenAddr = `address = "0.0.0.0:4433"`
 	exControl    = "[control] with socket = \"/run/tlsvpn/office-a.sock\""
 	exSocket     = `socket = "/run/tlsvpn/office-a.sock"`
+	exTransport  = `[transport] with congestion_control = "cubic"`
+	exCongestion = `congestion_control = "cubic"`
 	exPeer       = "[[peer]] sections, each with name and allowed_ips"
 	exPeerName   = `name = "office-b"`
 	exEndpoint   = `endpoint = "198.18.0.2:4433"`
@@ -41,7 +43,7 @@ const (
 // position in the file of c.Peers[i].AllowedIPs[j], for messages.
 func decode(r *report, root map[string]any, path string) (c *Config, index [][]int) {
 	t := &table{r: r, m: root}
-	t.unknown("name", "tls", "interface", "listen", "control", "peer")
+	t.unknown("name", "tls", "interface", "listen", "control", "transport", "peer")
 	c = &Config{Path: path}
 	if name, ok := t.str("name", exName, true); ok {
 		if why := checkIdentity(name); why != "" {
@@ -53,6 +55,7 @@ func decode(r *report, root map[string]any, path string) (c *Config, index [][]i
 	c.Interface = decodeInterface(t)
 	c.Listen = decodeListen(t)
 	c.Control = decodeControl(t, c.Interface.Name)
+	c.Transport = decodeTransport(t)
 	c.Peers, index = decodePeers(t)
 	checkPeers(r, c, index)
 	return c, index
@@ -191,6 +194,38 @@ func decodeControl(root *table, ifname string) Control {
 		c.Socket = s
 	}
 	return c
+}
+
+func decodeTransport(root *table) Transport {
+	tr := Transport{CongestionControl: DefaultCongestionControl}
+	t, ok := root.sub("transport", exTransport)
+	if !ok {
+		return tr
+	}
+	t.unknown("congestion_control")
+	if s, ok := t.str("congestion_control", exCongestion, false); ok {
+		if s == CongestionSystem {
+			s = ""
+		} else if why := checkCongestion(s); why != "" {
+			t.r.addf(t.key("congestion_control"), "%s", why)
+		}
+		tr.CongestionControl = s
+	}
+	return tr
+}
+
+// checkCongestion checks the form of a congestion control name; whether the
+// kernel has it is only known when a connection asks for it.
+func checkCongestion(s string) string {
+	if len(s) > 15 {
+		return fmt.Sprintf("%q is longer than the kernel's 15 characters; use a name from /proc/sys/net/ipv4/tcp_available_congestion_control, or \"system\" for the host's default", s)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return fmt.Sprintf("%q is not a congestion control name (lower-case letters, digits, _): use e.g. \"cubic\" or \"bbr\", or \"system\" for the host's default", s)
+		}
+	}
+	return ""
 }
 
 func decodePeers(root *table) ([]Peer, [][]int) {

@@ -228,6 +228,15 @@ func TestParseRejects(t *testing.T) {
 		{"an empty endpoint is rejected rather than ignored", func(t *testing.T) string {
 			return edit(t, `name        = "office-b"`, "name        = \"office-b\"\nendpoint = \"\"")
 		}, "peer[0].endpoint", "is empty; write endpoint ="},
+		{"a congestion control name with upper case is rejected", func(t *testing.T) string {
+			return baseConfig + "\n[transport]\ncongestion_control = \"BBR\"\n"
+		}, "transport.congestion_control", `use e.g. "cubic" or "bbr"`},
+		{"a congestion control name longer than the kernel's is rejected", func(t *testing.T) string {
+			return baseConfig + "\n[transport]\ncongestion_control = \"averyveryverylongname\"\n"
+		}, "transport.congestion_control", "longer than the kernel's 15 characters"},
+		{"an unknown key in [transport] is rejected", func(t *testing.T) string {
+			return baseConfig + "\n[transport]\ncongestion = \"cubic\"\n"
+		}, "transport.congestion", ""},
 		{"an interface address listed twice is rejected", func(t *testing.T) string {
 			return edit(t, `"fd64::1/64"]`, `"100.64.0.1/16"]`)
 		}, "interface.address[1]", "remove one"},
@@ -244,6 +253,22 @@ func TestParseRejects(t *testing.T) {
 				t.Errorf("problem %q has no line", p)
 			}
 		})
+	}
+}
+
+func TestCongestionControl(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{baseConfig, DefaultCongestionControl},
+		{baseConfig + "\n[transport]\ncongestion_control = \"bbr\"\n", "bbr"},
+		{baseConfig + "\n[transport]\ncongestion_control = \"system\"\n", ""},
+	} {
+		c, err := parse([]byte(tc.text), testPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Transport.CongestionControl != tc.want {
+			t.Errorf("congestion control %q, want %q", c.Transport.CongestionControl, tc.want)
+		}
 	}
 }
 

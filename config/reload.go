@@ -22,5 +22,6 @@ func (c *Config) RestartKeys(next *Config) []string {
 	changed("listen.address", c.Listen != nil && next.Listen != nil && c.Listen.Address != next.Listen.Address)
 	changed("control.socket", c.Control.Socket != next.Control.Socket)
 	changed("tls.rotate_after", c.TLS.RotateAfter != next.TLS.RotateAfter)
+	changed("transport.congestion_control", c.Transport.CongestionControl != next.Transport.CongestionControl)
 	return keys
 }

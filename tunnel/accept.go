@@ -74,7 +74,7 @@ func remoteIP(c net.Conn) netip.Addr {
 }
 
 func (e *Engine) serve(raw net.Conn) {
-	tuneSocket(raw, DefaultKeepalive)
+	e.tuneSocket(raw, DefaultKeepalive)
 	s, err := e.auth.Server(e.ctx, raw, e.params(handshake.PurposeConnect))
 	if err != nil {
 		return // the handshake logged the refusal

@@ -63,6 +63,9 @@ type Config struct {
 	// either way after which it is (0: DefaultRotateRecords).
 	RotateAge     time.Duration
 	RotateRecords uint64
+	// CongestionControl is set on every connection's socket ("": the
+	// host's default); a kernel that lacks it is logged once.
+	CongestionControl string
 }
 
 // Rotation defaults. Go's TLS never initiates a KeyUpdate, so a connection
@@ -90,6 +93,8 @@ type Engine struct {
 
 	rotateAge     time.Duration
 	rotateRecords uint64
+	congestion    string
+	ccWarn        sync.Once
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -123,7 +128,7 @@ func New(cfg Config) (*Engine, error) {
 		dial: cfg.Dial, bootID: hex.EncodeToString(id), mtu: cfg.Device.MTU(),
 		accept: cfg.Device.Offload(), offNow: cfg.Device.Offload(),
 		peers: map[string]*peer{}, hsPerIP: map[netip.Addr]int{},
-		rotateAge: cfg.RotateAge, rotateRecords: cfg.RotateRecords,
+		rotateAge: cfg.RotateAge, rotateRecords: cfg.RotateRecords, congestion: cfg.CongestionControl,
 	}
 	if e.rotateAge <= 0 {
 		e.rotateAge = DefaultRotateAge

@@ -239,7 +239,7 @@ func (p *peer) dialOnce(purpose handshake.Purpose) error {
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", addr, err)
 	}
-	tuneSocket(raw, pc.Keepalive)
+	e.tuneSocket(raw, pc.Keepalive)
 	s, err := e.auth.Client(ctx, raw, p.name, e.params(purpose))
 	if err != nil {
 		return err

@@ -8,6 +8,6 @@ import (
 )
 
 // tuneSocket does nothing elsewhere: the TCP options are Linux's.
-func tuneSocket(net.Conn, time.Duration) {}
+func (e *Engine) tuneSocket(net.Conn, time.Duration) {}
 
 func setUserTimeout(net.Conn, time.Duration) {}

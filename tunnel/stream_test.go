@@ -18,6 +18,7 @@ import (
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
+	"golang.org/x/sys/unix"
 )
 
 // syncBuf is a log sink shared by goroutines.
@@ -139,5 +140,41 @@ func TestMalformedStreamEndsTheConnection(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCongestionControlIsSetOnEveryConnection: both ends of a connection
+// use the configured congestion control; a name the kernel lacks is logged
+// once and the connection still comes up with the host's default.
+func TestCongestionControlIsSetOnEveryConnection(t *testing.T) {
+	f := certtest.New(t, time.Now())
+	logs := &syncBuf{}
+	withCC := func(cc string, log *slog.Logger) func(*Config) {
+		return func(c *Config) {
+			c.CongestionControl = cc
+			if log != nil {
+				c.Log = log
+			}
+		}
+	}
+	a := newSiteWith(t, f, "office-a", netiftest.New("a", 1500, 0), PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true, nil, withCC("reno", nil))
+	b := newSiteWith(t, f, "office-b", netiftest.New("b", 1500, 0), PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA}}, false, nil,
+		withCC("no_such_cc", slog.New(slog.NewTextHandler(logs, nil))))
+	waitConnected(t, a, "office-b")
+	waitConnected(t, b, "office-a")
+	cc := func(c *conn) string {
+		var name string
+		control(c.sock, func(fd int) { name, _ = unix.GetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION) })
+		return strings.TrimRight(name, "\x00")
+	}
+	if got := cc(a.eng.peer("office-b").current()); got != "reno" {
+		t.Errorf("listener's connection uses %q, want reno", got)
+	}
+	if got := cc(b.eng.peer("office-a").current()); got == "no_such_cc" || got == "" {
+		t.Errorf("dialer's connection uses %q, want the host's default", got)
+	}
+	if n := strings.Count(logs.String(), "congestion control not available"); n != 1 ||
+		!strings.Contains(logs.String(), "key=transport.congestion_control") {
+		t.Errorf("want one warning naming the key, got %d:\n%s", n, logs.String())
 	}
 }

@@ -105,7 +105,8 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	}
 	n.hs = handshake.New(cfg.Name, creds, peerPolicies(cfg), log, nil)
 	n.engine, err = tunnel.New(tunnel.Config{Name: cfg.Name, Device: dev, Auth: n.hs, Listener: ln,
-		Peers: peerConfigs(cfg), Log: log, RotateAge: cfg.TLS.RotateAfter})
+		Peers: peerConfigs(cfg), Log: log, RotateAge: cfg.TLS.RotateAfter,
+		CongestionControl: cfg.Transport.CongestionControl})
 	if err != nil {
 		return nil, err
 	}
