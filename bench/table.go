@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/lab"
 )
 
 // render returns the whole report as Markdown.
@@ -106,7 +108,7 @@ func table(rows []row, names []string, data map[string]samples, textRows []strin
 	for _, r := range rows {
 		cells := []string{r.label, unitCell(r)}
 		for _, n := range names {
-			cells = append(cells, cell(summarize(data[n][r.m])))
+			cells = append(cells, cell(lab.Summarize(data[n][r.m])))
 		}
 		for _, n := range ratios {
 			cells = append(cells, ratioCell(r, data[nameTLSVPN][r.m], data[n][r.m]))
@@ -140,14 +142,14 @@ func unitCell(r row) string {
 
 // cell formats a summary: "n/a" for no value, the value for one, else
 // "median [min–max]".
-func cell(s summary) string {
-	switch s.n {
+func cell(s lab.Spread[float64]) string {
+	switch s.N {
 	case 0:
 		return "n/a"
 	case 1:
-		return fmtNum(s.median)
+		return fmtNum(s.Median)
 	}
-	return fmt.Sprintf("%s [%s–%s]", fmtNum(s.median), fmtNum(s.min), fmtNum(s.max))
+	return fmt.Sprintf("%s [%s–%s]", fmtNum(s.Median), fmtNum(s.Min), fmtNum(s.Max))
 }
 
 // ratioCell divides tlsvpn's median by the other system's.
@@ -184,14 +186,14 @@ func fmtNum(v float64) string {
 // guardNotes reports the foreign CPU the guard saw.
 func (b *bench) guardNotes() string {
 	g := b.guard
-	s := summarize(g.foreign)
+	s := lab.Summarize(g.foreign)
 	var w strings.Builder
 	fmt.Fprintf(&w, "\n## Other work on the machine\n\n")
 	fmt.Fprintf(&w, "Foreign CPU (busy time in /proc/stat outside the bench's process tree and kernel threads) during the %d timed steps: "+
 		"median %.2f s, max %.2f s. Before each step the bench waited for %d quiet 1-s samples (at most %d ticks "+
 		"of foreign CPU each), %s in all; %d wait(s) gave up after %v. %d step(s) were repeated for foreign work "+
 		"above max(%.2f CPU-s per second, %.1f CPU-s); %d step(s) were kept above that limit after %d repeats.\n",
-		s.n, s.median, s.max, quietSamples, quietTicks, g.waited.Round(time.Second), g.noQuiet, g.maxWait,
+		s.N, s.Median, s.Max, quietSamples, quietTicks, g.waited.Round(time.Second), g.noQuiet, g.maxWait,
 		g.repeated, foreignPerSecond, guardMinForeign, g.over, g.repeats)
 	return w.String()
 }

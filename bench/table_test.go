@@ -3,26 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
-)
 
-func TestSummarize(t *testing.T) {
-	tests := []struct {
-		name string
-		in   []float64
-		want summary
-	}{
-		{"no values", nil, summary{}},
-		{"an odd count takes the middle", []float64{3, 1, 2}, summary{n: 3, median: 2, min: 1, max: 3}},
-		{"an even count takes the mean of the middle two", []float64{4, 1, 2, 3}, summary{n: 4, median: 2.5, min: 1, max: 4}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := summarize(tt.in); got != tt.want {
-				t.Errorf("summarize(%v) = %+v, want %+v", tt.in, got, tt.want)
-			}
-		})
-	}
-}
+	"github.com/tlsvpn/tlsvpn/internal/lab"
+)
 
 func TestFmtNumKeepsAboutThreeDigits(t *testing.T) {
 	for in, want := range map[float64]string{
@@ -35,13 +18,13 @@ func TestFmtNumKeepsAboutThreeDigits(t *testing.T) {
 }
 
 func TestCell(t *testing.T) {
-	if got := cell(summarize(nil)); got != "n/a" {
+	if got := cell(lab.Summarize[float64](nil)); got != "n/a" {
 		t.Errorf("cell(none) = %q", got)
 	}
-	if got := cell(summarize([]float64{3.67})); got != "3.67" {
+	if got := cell(lab.Summarize([]float64{3.67})); got != "3.67" {
 		t.Errorf("cell(one) = %q", got)
 	}
-	if got := cell(summarize([]float64{3.67, 3.28, 3.80})); got != "3.67 [3.28–3.80]" {
+	if got := cell(lab.Summarize([]float64{3.67, 3.28, 3.80})); got != "3.67 [3.28–3.80]" {
 		t.Errorf("cell(three) = %q", got)
 	}
 }

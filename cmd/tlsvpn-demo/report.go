@@ -5,26 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/lab"
 )
-
-// spread is the minimum, median and maximum of a set of round trips.
-type spread struct{ Min, Median, Max time.Duration }
-
-// summarize returns the spread of rtts, which must not be empty. It does
-// not modify rtts.
-func summarize(rtts []time.Duration) spread {
-	s := slices.Clone(rtts)
-	slices.Sort(s)
-	mid := len(s) / 2
-	median := s[mid]
-	if len(s)%2 == 0 {
-		median = (s[mid-1] + s[mid]) / 2
-	}
-	return spread{Min: s[0], Median: median, Max: s[len(s)-1]}
-}
 
 // ms formats d in milliseconds with microsecond precision.
 func ms(d time.Duration) string {
@@ -48,7 +33,7 @@ func rttLine(family, from, to string, res probeResult) string {
 	if len(res.RTTs) == 0 {
 		return fmt.Sprintf(rttRow, path, "-", "-", "-", fmt.Sprintf("no answer to %d probes", res.Sent))
 	}
-	s := summarize(res.RTTs)
+	s := lab.Summarize(res.RTTs)
 	return fmt.Sprintf(rttRow, path, ms(s.Min), ms(s.Median), ms(s.Max),
 		fmt.Sprintf("%d/%d answered", len(res.RTTs), res.Sent))
 }
