@@ -35,9 +35,8 @@ type conn struct {
 	p      *peer
 	sess   *handshake.Session
 	st     *handshake.Stream // Seal belongs to the writer, Open to the reader
-	sock   net.Conn
-	wbuf   []byte        // the writer's sealed records, reused
-	accept netif.Offload // GSO types the peer accepts
+	wbuf   []byte            // the writer's sealed records, reused
+	accept netif.Offload     // GSO types the peer accepts
 	since  time.Time
 	ka     time.Duration
 
@@ -74,7 +73,7 @@ type conn struct {
 
 func newConn(e *Engine, p *peer, s *handshake.Session) *conn {
 	c := &conn{
-		e: e, p: p, sess: s, st: s.Stream, sock: s.Stream.Conn,
+		e: e, p: p, sess: s, st: s.Stream,
 		accept: offloadFromNames(s.Remote.GSO), since: time.Now(), ka: p.keepalive(),
 		out: make(chan *batch, queueLen), express: make(chan *batch, queueLen), ctl: make(chan struct{}, 1),
 		retiring: make(chan wire.CloseReason, 1), dead: make(chan struct{}), done: make(chan struct{}),
@@ -107,7 +106,7 @@ func (c *conn) kill(err error) {
 			c.err.Store(err)
 		}
 		close(c.dead)
-		c.sock.Close()
+		c.st.Conn.Close()
 	})
 }
 
@@ -228,7 +227,7 @@ func (c *conn) send(frames []byte) error {
 	if c.wbuf, err = c.st.Seal.Append(c.wbuf[:0], frames, record.TypeApplicationData); err != nil {
 		return err
 	}
-	_, err = c.sock.Write(c.wbuf)
+	_, err = c.st.Conn.Write(c.wbuf)
 	return err
 }
 
@@ -250,8 +249,8 @@ func (c *conn) goodbye(r wire.CloseReason) error {
 	if err != nil {
 		return err
 	}
-	c.sock.SetWriteDeadline(time.Now().Add(retireTimeout))
-	_, err = c.sock.Write(out)
+	c.st.Conn.SetWriteDeadline(time.Now().Add(retireTimeout))
+	_, err = c.st.Conn.Write(out)
 	return err
 }
 
@@ -274,7 +273,7 @@ func (c *conn) checkRecordLimit() {
 }
 
 // rotationDue says why the connection must be replaced, or "": AES-GCM's
-// per-key record limit approaches (Go never sends a KeyUpdate), or the
+// per-key record limit approaches (keys are never updated in place), or the
 // connection reached its maximum age.
 func (c *conn) rotationDue(now time.Time) string {
 	switch {
@@ -317,7 +316,7 @@ func (c *conn) writeBatches(b *batch) error {
 	if err := c.sealExpress(); err != nil {
 		return err
 	}
-	_, err := c.sock.Write(c.wbuf)
+	_, err := c.st.Conn.Write(c.wbuf)
 	return err
 }
 
@@ -368,10 +367,10 @@ func (c *conn) finish(r wire.CloseReason) {
 		c.kill(err)
 		return
 	}
-	if cw, ok := c.sock.(interface{ CloseWrite() error }); ok {
+	if cw, ok := c.st.Conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	c.sock.SetReadDeadline(time.Now().Add(retireTimeout))
+	c.st.Conn.SetReadDeadline(time.Now().Add(retireTimeout))
 }
 
 // handOver stops queueing on a finished connection and moves what is still
@@ -504,7 +503,7 @@ func (c *conn) read() error {
 			rw = copy(rbuf, rbuf[rr:rw])
 			rr = 0
 		}
-		n, err := c.sock.Read(rbuf[rw:])
+		n, err := c.st.Conn.Read(rbuf[rw:])
 		if n > 0 {
 			rw += n
 			c.lastRecv.Store(time.Now().UnixNano())
@@ -641,4 +640,4 @@ func (c *conn) closed(payload []byte) {
 	c.retire(reason) // answer with the same reason
 }
 
-func (c *conn) remote() string { return c.sock.RemoteAddr().String() }
+func (c *conn) remote() string { return c.st.Conn.RemoteAddr().String() }

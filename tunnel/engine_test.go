@@ -340,7 +340,7 @@ func TestNodesDialingEachOtherSettleOnOneConnection(t *testing.T) {
 	settled := func() bool {
 		ca, cb := a.peer("office-b").current(), b.peer("office-a").current()
 		return ca != nil && cb != nil && a.Status().Peers[0].State == "connected" && b.Status().Peers[0].State == "connected" &&
-			ca.sock.LocalAddr().String() == cb.sock.RemoteAddr().String() && ca.sess.Dialed
+			ca.st.Conn.LocalAddr().String() == cb.st.Conn.RemoteAddr().String() && ca.sess.Dialed
 	}
 	waitFor(t, settled)
 	first := a.peer("office-b").current()

@@ -164,7 +164,7 @@ func TestCongestionControlIsSetOnEveryConnection(t *testing.T) {
 	waitConnected(t, b, "office-a")
 	cc := func(c *conn) string {
 		var name string
-		control(c.sock, func(fd int) { name, _ = unix.GetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION) })
+		control(c.st.Conn, func(fd int) { name, _ = unix.GetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION) })
 		return strings.TrimRight(name, "\x00")
 	}
 	if got := cc(a.eng.peer("office-b").current()); got != "reno" {
