@@ -87,6 +87,7 @@ func (e *Engine) serve(raw net.Conn) {
 var (
 	errUnknownPeer = errors.New("peer is no longer configured")
 	errDuplicate   = errors.New("simultaneous dial lost to the connection dialed by the node whose name sorts first")
+	errStopped     = errors.New("the peer was stopped or removed during the handshake")
 )
 
 // attachSession turns an authenticated session into the peer's connection.
@@ -100,10 +101,17 @@ func (e *Engine) attachSession(s *handshake.Session) error {
 		setUserTimeout(s.Stream.Conn, ka)
 	}
 	c := newConn(e, p, s)
-	if !p.attach(c) {
-		c.goodbye(wire.CloseDuplicate)
+	if err := p.attach(c); err != nil {
+		reason := wire.CloseDuplicate
+		if errors.Is(err, errStopped) {
+			reason = wire.CloseShutdown
+			if e.ctx.Err() == nil {
+				reason = wire.CloseRemoved
+			}
+		}
+		c.goodbye(reason)
 		s.Stream.Conn.Close()
-		return errDuplicate
+		return err
 	}
 	st := s.State
 	e.log.Info("peer connected", "peer", p.name, "remote", c.remote(),

@@ -42,9 +42,10 @@ type peer struct {
 	nextRetry time.Time
 	rotatedAt time.Time
 
-	kick   chan struct{} // wakes the dialer when the connection goes
-	stop   chan struct{}
-	stopMu sync.Once
+	kick    chan struct{} // wakes the dialer when the connection goes
+	stop    chan struct{}
+	stopMu  sync.Once
+	stopped bool // detachAll ran: the peer takes no connection any more (guarded by mu)
 }
 
 func newPeer(e *Engine, pc PeerConfig) *peer {
@@ -73,14 +74,20 @@ func (p *peer) start() {
 // halt stops the dialer.
 func (p *peer) halt() { p.stopMu.Do(func() { close(p.stop) }) }
 
-// attach makes c the peer's connection, unless it loses a simultaneous
-// dial against the live one. The replaced connection is retired.
-func (p *peer) attach(c *conn) bool {
+// attach makes c the peer's connection, unless the peer was stopped
+// (errStopped: the engine is closing or the peer was removed while the
+// handshake ran) or c loses a simultaneous dial against the live one
+// (errDuplicate). The replaced connection is retired.
+func (p *peer) attach(c *conn) error {
 	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return errStopped
+	}
 	old := p.conn.Load()
 	if old != nil && !old.isDead() && p.keepOld(old, c) {
 		p.mu.Unlock()
-		return false
+		return errDuplicate
 	}
 	p.conn.Store(c)
 	p.state, p.lastErr = "connected", ""
@@ -92,7 +99,7 @@ func (p *peer) attach(c *conn) bool {
 	if old != nil {
 		old.retire(wire.CloseReplaced)
 	}
-	return true
+	return nil
 }
 
 func rotating(s *handshake.Session) bool {
@@ -144,6 +151,7 @@ func (p *peer) detachAll() *conn {
 	defer p.mu.Unlock()
 	c := p.conn.Swap(nil)
 	p.state = "stopped"
+	p.stopped = true
 	return c
 }
 
