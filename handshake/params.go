@@ -25,7 +25,7 @@ const (
 
 // Params is the parameter message each side sends after the TLS handshake.
 type Params struct {
-	Version int      `json:"version"` // the lowest version the sender accepts, the only one in version 3 (docs/protocol.md, Versions)
+	Version int      `json:"version"` // the lowest version the sender accepts (docs/protocol.md, Versions)
 	Node    string   `json:"node"`    // the sender's name
 	BootID  string   `json:"boot_id"` // random per process start; a new one means the peer restarted
 	MTU     int      `json:"mtu"`
