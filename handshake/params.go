@@ -10,7 +10,10 @@ import (
 
 // ProtocolVersion is the version of the stream protocol in docs/protocol.md.
 // Version 2: after the parameter exchange, records under exported keys.
-const ProtocolVersion = 2
+// Version 3: the exporter label of those keys carries the version, and the
+// receiver holds records to RFC 8446 §5.4's limit with padding and refuses
+// long runs of empty ones.
+const ProtocolVersion = 3
 
 // Purpose says why a connection was made.
 type Purpose string
@@ -22,7 +25,7 @@ const (
 
 // Params is the parameter message each side sends after the TLS handshake.
 type Params struct {
-	Version int      `json:"version"`
+	Version int      `json:"version"` // the lowest version the sender accepts (docs/protocol.md, Versions)
 	Node    string   `json:"node"`    // the sender's name
 	BootID  string   `json:"boot_id"` // random per process start; a new one means the peer restarted
 	MTU     int      `json:"mtu"`
@@ -70,8 +73,10 @@ func readParams(r io.Reader) (Params, error) {
 // checkParams compares the peer's parameters with ours.
 func checkParams(local, remote Params, peer string) error {
 	switch {
+	case remote.Version <= 0:
+		return refuse(ReasonParams, "peer sent no protocol version")
 	case remote.Version != ProtocolVersion:
-		return refuse(ReasonParams, "peer speaks protocol version %d, this node %d; run the same tlsvpn release on both", remote.Version, ProtocolVersion)
+		return versionMismatch(remote.Version)
 	case remote.Node != peer:
 		return refuse(ReasonParams, "peer calls itself %q but its certificate names %q", remote.Node, peer)
 	case remote.MTU != local.MTU:
@@ -82,4 +87,15 @@ func checkParams(local, remote Params, peer string) error {
 		return refuse(ReasonParams, "unknown connection purpose %q", remote.Purpose)
 	}
 	return nil
+}
+
+// versionMismatch refuses a peer that speaks another protocol version,
+// naming both and the side to upgrade: the older one.
+func versionMismatch(remote int) *Refusal {
+	older, newest := "the peer", ProtocolVersion
+	if remote > ProtocolVersion {
+		older, newest = "this node", remote
+	}
+	return refuse(ReasonParams, "peer speaks protocol version %d, this node %d; upgrade tlsvpn on %s to a release that speaks version %d",
+		remote, ProtocolVersion, older, newest)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 
 	"github.com/tlsvpn/tlsvpn/internal/record"
 )
@@ -23,14 +24,21 @@ type Stream struct {
 	Buffered []byte
 }
 
-// Exporter label and contexts of the Stream's secrets (RFC 8446 §7.5): one
-// secret per direction, named by who sends. Labels starting with
-// "EXPERIMENTAL" need no IANA registration (RFC 5705 §4).
+// Exporter contexts of the Stream's secrets (RFC 8446 §7.5): one secret
+// per direction, named by who sends.
 const (
-	exporterLabel   = "EXPERIMENTAL-tlsvpn-records"
 	contextDialer   = "sent by the dialer"
 	contextListener = "sent by the listener"
 )
+
+// recordLabel is the exporter label of the record keys of a protocol
+// version. The label names what the keys are for (RFC 5705 §4), here the
+// record format, so it carries the version: keys of one version never open
+// another's records. Labels starting with "EXPERIMENTAL" need no IANA
+// registration.
+func recordLabel(version int) string {
+	return "EXPERIMENTAL-tlsvpn-records-v" + strconv.Itoa(version)
+}
 
 // stream derives the Stream's keys from the session and takes over the
 // socket from crypto/tls.
@@ -44,12 +52,13 @@ func (s *Session) stream(bc *boundedConn) (*Stream, error) {
 	if !s.Dialed {
 		mine, theirs = theirs, mine
 	}
-	write, err := s.State.ExportKeyingMaterial(exporterLabel, []byte(mine), n)
+	label := recordLabel(ProtocolVersion)
+	write, err := s.State.ExportKeyingMaterial(label, []byte(mine), n)
 	if err != nil {
 		return nil, fmt.Errorf("derive record keys: %w", err)
 	}
 	defer clear(write)
-	read, err := s.State.ExportKeyingMaterial(exporterLabel, []byte(theirs), n)
+	read, err := s.State.ExportKeyingMaterial(label, []byte(theirs), n)
 	if err != nil {
 		return nil, fmt.Errorf("derive record keys: %w", err)
 	}

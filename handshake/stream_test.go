@@ -152,11 +152,11 @@ func dialPlain(t *testing.T, c net.Conn, creds *Credentials) (*plainPeer, error)
 	}
 	st := tc.ConnectionState()
 	n, _ := record.SecretLen(st.CipherSuite)
-	send, err := st.ExportKeyingMaterial("EXPERIMENTAL-tlsvpn-records", []byte("sent by the dialer"), n)
+	send, err := st.ExportKeyingMaterial("EXPERIMENTAL-tlsvpn-records-v3", []byte("sent by the dialer"), n)
 	if err != nil {
 		return nil, err
 	}
-	recv, err := st.ExportKeyingMaterial("EXPERIMENTAL-tlsvpn-records", []byte("sent by the listener"), n)
+	recv, err := st.ExportKeyingMaterial("EXPERIMENTAL-tlsvpn-records-v3", []byte("sent by the listener"), n)
 	if err != nil {
 		return nil, err
 	}

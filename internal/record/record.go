@@ -33,12 +33,15 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Record sizes (RFC 8446 §5.1, §5.2).
+// Record sizes (RFC 8446 §5.1, §5.2, §5.4).
 const (
 	HeaderLen     = 5
 	MaxPlaintext  = 1 << 14            // content bytes per record
 	MaxCiphertext = MaxPlaintext + 256 // the largest record body a peer may send
 	tagLen        = 16                 // every TLS 1.3 AEAD's tag
+	// maxInner is the largest TLSInnerPlaintext: content, content type and
+	// padding together (§5.4). Padding does not lift the limit on content.
+	maxInner = MaxPlaintext + 1
 	// Overhead is what sealing adds to each record's content: the header,
 	// the inner content type and the tag.
 	Overhead = HeaderLen + 1 + tagLen
@@ -216,8 +219,21 @@ func (s *Sealer) Append(dst, content []byte, typ ContentType) ([]byte, error) {
 	return dst, nil
 }
 
+// MaxEmptyRecords is how many records without content (an empty
+// application_data record, or one of type and padding only) an Opener
+// accepts in a row; the next one is refused with ErrEmptyRecords. A run of
+// them makes the receiver decrypt without the stream moving on. tlsvpn's
+// sender never seals a record without content (traffic that only hides
+// silence would carry padding frames, which are content); the bound is the
+// one crypto/tls applies to records that do not advance its stream, so
+// that what crypto/tls reads still opens here.
+const MaxEmptyRecords = 16
+
 // Opener reads records in one direction.
-type Opener struct{ h half }
+type Opener struct {
+	h     half
+	empty int // records without content since the last with content
+}
 
 // NewOpener returns an Opener for the cipher suite and the secret, at
 // sequence number 0.
@@ -234,10 +250,11 @@ func (o *Opener) Seq() uint64 { return o.h.seq }
 
 // Errors of a malformed or forged record. Each is fatal to the connection.
 var (
-	ErrHeader  = errors.New("malformed TLS record header")
-	ErrAuth    = errors.New("TLS record failed authentication (bad_record_mac)")
-	ErrNoType  = errors.New("TLS record without a content type")
-	errTooLong = errors.New("TLS record over the size limit (record_overflow)")
+	ErrHeader       = errors.New("malformed TLS record header")
+	ErrAuth         = errors.New("TLS record failed authentication (bad_record_mac)")
+	ErrNoType       = errors.New("TLS record without a content type")
+	ErrEmptyRecords = fmt.Errorf("more than %d TLS records in a row without content", MaxEmptyRecords)
+	errTooLong      = errors.New("TLS record over the size limit (record_overflow)")
 )
 
 // ParseHeader checks the header at the start of b (HeaderLen bytes) and
@@ -265,7 +282,17 @@ func ParseHeader(b []byte) (int, error) {
 // returns the inner content type and dst extended by the content. dst must
 // not overlap body; with len(body) bytes of spare capacity in dst, Open
 // does not allocate.
+//
+// Besides a forgery it refuses a record whose content, type and padding
+// together exceed 2^14+1 bytes (record_overflow, RFC 8446 §5.4), one
+// without a content type, and the record that would make more than
+// MaxEmptyRecords in a row without content.
 func (o *Opener) Open(dst, hdr, body []byte) (ContentType, []byte, error) {
+	// The tag's length is fixed, so the body's tells the inner plaintext's
+	// before any work is spent on it.
+	if n := len(body) - tagLen; n > maxInner {
+		return 0, dst, fmt.Errorf("%w: %d bytes of content, type and padding, limit 2^14+1", errTooLong, n)
+	}
 	nonce, err := o.h.next()
 	if err != nil {
 		return 0, dst, err
@@ -282,8 +309,13 @@ func (o *Opener) Open(dst, hdr, body []byte) (ContentType, []byte, error) {
 	if i < len(dst) {
 		return 0, dst, ErrNoType
 	}
-	if i-len(dst) > MaxPlaintext { // §5.4: content beyond 2^14 is record_overflow
-		return 0, dst, errTooLong
+	switch {
+	case i > len(dst):
+		o.empty = 0
+	case o.empty == MaxEmptyRecords:
+		return 0, dst, ErrEmptyRecords
+	default:
+		o.empty++
 	}
 	return ContentType(out[i]), out[:i], nil
 }
