@@ -49,6 +49,14 @@ func (m MAC) IsZero() bool { return m == MAC{} }
 // a group address nor zero, the rule Linux bridges apply on ingress.
 func (m MAC) ValidSource() bool { return !m.IsGroup() && !m.IsZero() }
 
+// LocalUnicast is m made a locally administered unicast address: the U/L
+// bit set, the I/G bit cleared (IEEE 802-2014 section 8.2.2), for an
+// address derived from something other than a vendor's assignment.
+func (m MAC) LocalUnicast() MAC {
+	m[0] = m[0]&^groupBit | localBit
+	return m
+}
+
 // String formats m as six colon-separated hex octets, as `ip link` does.
 func (m MAC) String() string { return net.HardwareAddr(m[:]).String() }
 

@@ -81,6 +81,15 @@ func TestMACClasses(t *testing.T) {
 	}
 }
 
+func TestLocalUnicastSetsTheLocalBitAndClearsTheGroupBit(t *testing.T) {
+	for _, m := range []MAC{Broadcast, {}, {0x01, 0x00, 0x5e, 1, 2, 3}, {0x02, 1, 2, 3, 4, 5}} {
+		got := m.LocalUnicast()
+		if !got.IsLocal() || got.IsGroup() || got[0]&^0x03 != m[0]&^0x03 || [5]byte(got[1:]) != [5]byte(m[1:]) {
+			t.Errorf("%v.LocalUnicast() = %v", m, got)
+		}
+	}
+}
+
 // FuzzParse checks that Parse never reads past the frame, accepts exactly
 // the frames long enough for the header they announce, and that its result
 // written back with Append is the frame's header byte for byte.
