@@ -2,7 +2,20 @@ package netif
 
 import (
 	"log/slog"
+	"net"
 	"net/netip"
+
+	"github.com/tlsvpn/tlsvpn/internal/l2"
+)
+
+// MTU limits of the interfaces.
+const (
+	minMTU = 68    // IPv4 minimum (RFC 791); the kernel refuses less
+	maxMTU = 65535 // the largest IP packet
+
+	// MaxTAPMTU is the largest MTU of a TAP device: its largest frame,
+	// MTU + l2.MaxOverhead, then fits in 65535 bytes, and so in MaxPacket.
+	MaxTAPMTU = maxMTU - l2.MaxOverhead
 )
 
 // TUNConfig says how CreateTUN makes a TUN device.
@@ -32,4 +45,25 @@ type LinkConfig struct {
 	// Routes are prefixes routed through the interface: the allowed IPs
 	// not already covered by the interface's own prefixes.
 	Routes []netip.Prefix
+}
+
+// TAPConfig says how CreateTAP makes a TAP device.
+type TAPConfig struct {
+	// Name is the interface name, 1 to 15 bytes. CreateTAP refuses a name
+	// that is already taken, a persistent TAP device included.
+	Name string
+	// MTU is the interface MTU, 68 to MaxTAPMTU.
+	MTU int
+	// MAC is the interface's Ethernet address: a unicast address, normally
+	// StableMAC(node, Name) so that it survives restarts.
+	MAC net.HardwareAddr
+	// Bridge, when not empty, names an existing bridge the device joins
+	// as a port; CreateTAP refuses a missing bridge or an interface that
+	// is not a bridge.
+	Bridge string
+	// TxQueueLen is the interface's transmit queue length; 0 leaves the
+	// kernel default.
+	TxQueueLen int
+	// Logger receives the creation line; nil means slog.Default().
+	Logger *slog.Logger
 }

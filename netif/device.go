@@ -1,9 +1,12 @@
 // Package netif owns the host side of a tunnel: the TUN device (through
-// golang.zx2c4.com/wireguard/tun, with virtio-net-header offloads), and the
-// addresses, MTU, link state and routes of its interface (through netlink).
+// golang.zx2c4.com/wireguard/tun, with virtio-net-header offloads) or the
+// TAP device (through github.com/songgao/water, optionally a bridge port),
+// and the addresses, MTU, link state and routes of its interface (through
+// netlink).
 //
 // The tunnel package sees a device only through the small Device interface
-// below; netiftest holds an in-memory twin for tests without root.
+// below, which says by its Kind whether it carries IP packets or Ethernet
+// frames; netiftest holds an in-memory twin of each for tests without root.
 package netif
 
 import "errors"
@@ -13,7 +16,8 @@ import "errors"
 const VirtioHdrLen = 10
 
 // MaxPacket is the largest packet a TUN hands over in one read: an IP
-// super-packet of at most 64 KiB, plus its virtio header.
+// super-packet of at most 64 KiB, plus its virtio header. It also holds
+// the largest TAP frame (see KindTAP and TAPConfig.MTU).
 const MaxPacket = VirtioHdrLen + 65535
 
 // Offload is a set of GSO types the kernel may hand us in Read, and that a
@@ -29,30 +33,61 @@ const (
 // ErrClosed is returned by Read and Write after Close.
 var ErrClosed = errors.New("device closed")
 
-// Device is a TUN device whose packets carry a virtio_net_hdr.
-//
-// Each packet, read or written, is VirtioHdrLen bytes of virtio_net_hdr in
-// little-endian byte order followed by one IP packet, or one GSO
-// super-packet when the header's gso_type says so.
+// Kind says what a Device's Reads and Writes carry.
+type Kind uint8
+
+const (
+	// KindTUN: each packet, read or written, is VirtioHdrLen bytes of
+	// virtio_net_hdr in little-endian byte order followed by one IP
+	// packet, or one GSO super-packet when the header's gso_type says so.
+	KindTUN Kind = iota + 1
+	// KindTAP: each frame, read or written, is one whole Ethernet frame
+	// from its destination MAC on, without preamble or frame check
+	// sequence, of at most MTU + 14 bytes, or MTU + 18 with an 802.1Q tag
+	// (l2.MaxOverhead). No header precedes it and nothing is offloaded:
+	// the kernel segments and checksums before a Read.
+	KindTAP
+)
+
+// String is the kind's name as `[interface] mode` spells it: "tun" or "tap".
+func (k Kind) String() string {
+	switch k {
+	case KindTUN:
+		return "tun"
+	case KindTAP:
+		return "tap"
+	}
+	return "unknown"
+}
+
+// Device is a TUN or TAP device. Kind says which, and so the form of
+// every packet or frame it reads and writes; the descriptions below say
+// "packet" for both.
 type Device interface {
 	// Name is the interface name.
 	Name() string
+	// Kind says whether the device carries IP packets behind a
+	// virtio_net_hdr (KindTUN) or Ethernet frames (KindTAP). It never
+	// changes.
+	Kind() Kind
 	// MTU is the interface MTU.
 	MTU() int
-	// Read reads one packet with its header into b, which must hold MaxPacket
-	// bytes. With wait false it returns 0, nil when no packet is queued;
+	// Read reads one packet, in the form Kind says, into b, which must
+	// hold MaxPacket bytes. With wait false it returns 0, nil when no packet is queued;
 	// with wait true it blocks until one is. One goroutine reads at a time.
 	// After Close it returns ErrClosed.
 	Read(b []byte, wait bool) (int, error)
-	// Write writes one packet with its header; the kernel takes it whole or
+	// Write writes one packet, in the form Kind says; the kernel takes it whole or
 	// not at all. Write may run concurrently with Read and with other Writes.
 	// It does not keep b. After Close it returns ErrClosed.
 	Write(b []byte) error
 	// SetOffload tells the kernel which GSO types it may hand to Read.
-	// Without any, Read yields only plain, fully checksummed packets.
+	// Without any, Read yields only plain, fully checksummed packets. A
+	// TAP device has none to set.
 	SetOffload(o Offload) error
 	// Offload reports what the device can offload: the GSO types its kernel
-	// accepts in Write (probed at creation), or none when offloads are off.
+	// accepts in Write (probed at creation), or none when offloads are off
+	// or the device is a TAP.
 	Offload() Offload
 	// Close closes the device; blocked Reads return ErrClosed.
 	Close() error

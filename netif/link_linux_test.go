@@ -14,13 +14,7 @@ import (
 // and holds a route for p.
 func addBridgeRoute(t *testing.T, name string, p netip.Prefix) {
 	t.Helper()
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
-	if err := netlink.LinkAdd(br); err != nil {
-		t.Fatalf("add bridge %s: %v", name, err)
-	}
-	if err := netlink.LinkSetUp(br); err != nil {
-		t.Fatalf("set %s up: %v", name, err)
-	}
+	br := addBridge(t, name)
 	dst := &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: br.Attrs().Index, Dst: dst}); err != nil {
 		t.Fatalf("add route %s via %s: %v", p, name, err)

@@ -2,7 +2,10 @@
 
 package netif
 
-import "net/netip"
+import (
+	"net"
+	"net/netip"
+)
 
 // TUN is the Linux TUN device; elsewhere it cannot be created.
 type TUN struct{}
@@ -23,6 +26,9 @@ func DelRoute(name string, p netip.Prefix) error { return ErrUnsupported }
 
 // Name is empty outside Linux.
 func (t *TUN) Name() string { return "" }
+
+// Kind is KindTUN.
+func (t *TUN) Kind() Kind { return KindTUN }
 
 // MTU is 0 outside Linux.
 func (t *TUN) MTU() int { return 0 }
@@ -49,3 +55,41 @@ type Split struct{ *TUN }
 
 // NewSplit wraps t.
 func NewSplit(t *TUN) *Split { return &Split{t} }
+
+// TAP is the Linux TAP device; elsewhere it cannot be created.
+type TAP struct{}
+
+// CreateTAP returns ErrUnsupported outside Linux.
+func CreateTAP(c TAPConfig) (*TAP, error) { return nil, ErrUnsupported }
+
+// Name is empty outside Linux.
+func (t *TAP) Name() string { return "" }
+
+// Kind is KindTAP.
+func (t *TAP) Kind() Kind { return KindTAP }
+
+// MTU is 0 outside Linux.
+func (t *TAP) MTU() int { return 0 }
+
+// MAC is nil outside Linux.
+func (t *TAP) MAC() net.HardwareAddr { return nil }
+
+// Bridge is empty outside Linux.
+func (t *TAP) Bridge() string { return "" }
+
+// Read returns ErrUnsupported outside Linux.
+func (t *TAP) Read(b []byte, wait bool) (int, error) { return 0, ErrUnsupported }
+
+// Write returns ErrUnsupported outside Linux.
+func (t *TAP) Write(b []byte) error { return ErrUnsupported }
+
+// SetOffload returns ErrUnsupported outside Linux.
+func (t *TAP) SetOffload(o Offload) error { return ErrUnsupported }
+
+// Offload is 0.
+func (t *TAP) Offload() Offload { return 0 }
+
+// Close does nothing outside Linux.
+func (t *TAP) Close() error { return nil }
+
+var _ Device = (*TAP)(nil)

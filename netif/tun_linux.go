@@ -1,13 +1,10 @@
 package netif
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,30 +25,14 @@ const closeWait = 5 * time.Second
 // The interface lives in the network namespace of the thread that called
 // CreateTUN, and it is deleted by the kernel when the TUN is closed.
 type TUN struct {
+	fdio
 	dev    tun.Device
 	file   *os.File
-	rc     syscall.RawConn
-	name   string
 	mtu    int
 	log    *slog.Logger
 	probed Offload // GSO types the kernel accepts in Write; fixed at creation
 	can    Offload // GSO types SetOffload may enable; 0 when offloads are off
 
-	// Writes hold wmu for reading around their write(2) on fd; Close
-	// holds it for writing while it closes fd, so fd is never reused
-	// under a Write.
-	wmu    sync.RWMutex
-	fd     int
-	closed atomic.Bool
-
-	// Read state: one reader at a time, so plain fields suffice. The
-	// method values are made once so that Read creates no closure.
-	rbuf          []byte
-	rn            int
-	rerr          error
-	rgot          bool
-	readWait      func(fd uintptr) bool
-	readNow       func(fd uintptr)
 	closeOnce     sync.Once
 	closeErr      error
 	listenersDone chan struct{} // closed when the wireguard listeners are gone
@@ -91,13 +72,11 @@ func CreateTUN(c TUNConfig) (*TUN, error) {
 }
 
 func newTUN(c TUNConfig, dev tun.Device, file *os.File) *TUN {
-	t := &TUN{dev: dev, file: file, name: c.Name, mtu: c.MTU, log: c.Logger, fd: -1,
-		listenersDone: make(chan struct{})}
+	t := &TUN{dev: dev, file: file, mtu: c.MTU, log: c.Logger, listenersDone: make(chan struct{})}
+	t.name, t.fd = c.Name, -1
 	if t.log == nil {
 		t.log = slog.Default()
 	}
-	t.readWait = t.readOnce
-	t.readNow = func(fd uintptr) { t.readOnce(fd) }
 	go t.drainEvents()
 	return t
 }
@@ -112,12 +91,10 @@ func (t *TUN) drainEvents() {
 }
 
 func (t *TUN) init(c TUNConfig) error {
-	rc, err := t.file.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("raw access to %s: %w", t.name, err)
+	if err := t.fdio.init(t.name, t.file); err != nil {
+		return err
 	}
-	t.rc = rc
-	if err := t.control(func(fd int) error { t.fd = fd; return setVnetLE(fd) }); err != nil {
+	if err := t.control(setVnetLE); err != nil {
 		return fmt.Errorf("set little-endian virtio headers on %s: %w", t.name, err)
 	}
 	if c.TxQueueLen > 0 {
@@ -147,20 +124,11 @@ func (t *TUN) initOffload() error {
 	return t.SetOffload(probed)
 }
 
-// control runs f with the file descriptor while the file is open.
-func (t *TUN) control(f func(fd int) error) error {
-	var ferr error
-	if err := t.rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
-		if t.closed.Load() {
-			return ErrClosed
-		}
-		return err
-	}
-	return ferr
-}
-
 // Name is the interface name.
 func (t *TUN) Name() string { return t.name }
+
+// Kind is KindTUN: packets behind a virtio_net_hdr.
+func (t *TUN) Kind() Kind { return KindTUN }
 
 // MTU is the MTU the interface was created with.
 func (t *TUN) MTU() int { return t.mtu }
@@ -197,12 +165,9 @@ func (t *TUN) ioctlOffload(o Offload) error {
 // calls return the first call's result.
 func (t *TUN) Close() error {
 	t.closeOnce.Do(func() {
-		t.closed.Store(true)
-		t.wmu.Lock()
-		if err := t.dev.Close(); err != nil {
+		if err := t.closeFile(t.dev.Close); err != nil {
 			t.closeErr = fmt.Errorf("close TUN %s: %w", t.name, err)
 		}
-		t.wmu.Unlock()
 		select {
 		case <-t.listenersDone:
 		case <-time.After(closeWait):
@@ -210,15 +175,6 @@ func (t *TUN) Close() error {
 		}
 	})
 	return t.closeErr
-}
-
-// wrapIOErr turns an I/O error into ErrClosed after Close, and otherwise
-// names the operation and the interface.
-func (t *TUN) wrapIOErr(op string, err error) error {
-	if t.closed.Load() || errors.Is(err, os.ErrClosed) {
-		return ErrClosed
-	}
-	return fmt.Errorf("%s %s: %w", op, t.name, err)
 }
 
 var _ Device = (*TUN)(nil)

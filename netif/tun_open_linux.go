@@ -13,25 +13,25 @@ import (
 
 const cloneDevice = "/dev/net/tun"
 
-// Limits the kernel puts on a TUN interface.
-const (
-	minMTU = 68 // IPv4 minimum (RFC 791); the kernel refuses less
-	maxMTU = 65535
-)
-
 // validate checks c before anything touches the host.
 func (c TUNConfig) validate() error {
+	return validateLink("TUN", c.Name, c.MTU, maxMTU, c.TxQueueLen)
+}
+
+// validateLink checks the settings TUN and TAP devices share; kind names
+// the device in messages.
+func validateLink(kind, name string, mtu, maxMTU, txQueueLen int) error {
 	switch {
-	case c.Name == "":
-		return errors.New("TUN interface name is empty")
-	case len(c.Name) >= unix.IFNAMSIZ:
-		return fmt.Errorf("TUN interface name %q is longer than %d bytes", c.Name, unix.IFNAMSIZ-1)
-	case strings.ContainsAny(c.Name, "%/: \t\n"):
-		return fmt.Errorf("TUN interface name %q contains a character the kernel does not allow", c.Name)
-	case c.MTU < minMTU || c.MTU > maxMTU:
-		return fmt.Errorf("MTU %d of %s is outside %d-%d", c.MTU, c.Name, minMTU, maxMTU)
-	case c.TxQueueLen < 0:
-		return fmt.Errorf("transmit queue length %d of %s is negative", c.TxQueueLen, c.Name)
+	case name == "":
+		return fmt.Errorf("%s interface name is empty", kind)
+	case len(name) >= unix.IFNAMSIZ:
+		return fmt.Errorf("%s interface name %q is longer than %d bytes", kind, name, unix.IFNAMSIZ-1)
+	case strings.ContainsAny(name, "%/: \t\n"):
+		return fmt.Errorf("%s interface name %q contains a character the kernel does not allow", kind, name)
+	case mtu < minMTU || mtu > maxMTU:
+		return fmt.Errorf("MTU %d of %s is outside %d-%d", mtu, name, minMTU, maxMTU)
+	case txQueueLen < 0:
+		return fmt.Errorf("transmit queue length %d of %s is negative", txQueueLen, name)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package netiftest is an in-memory netif.Device for tests without root:
-// tests inject the packets the "kernel" hands to Read and collect what the
-// code under test Writes. A generator mode serves allocation benchmarks.
+// tests inject the packets (TUN) or frames (TAP) the "kernel" hands to
+// Read and collect what the code under test Writes. A generator mode
+// serves allocation benchmarks.
 package netiftest
 
 import (
@@ -10,16 +11,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/l2"
 	"github.com/tlsvpn/tlsvpn/netif"
 )
 
 // WrittenBuffer is the capacity of the Written channel.
 const WrittenBuffer = 4096
 
-// Device is an in-memory netif.Device. Its methods are safe for concurrent
-// use, within the Device contract (one Read at a time).
+// Device is an in-memory netif.Device, a TUN (New) or a TAP (NewTAP). Its
+// methods are safe for concurrent use, within the Device contract (one
+// Read at a time).
 type Device struct {
 	name    string
+	kind    netif.Kind
+	hdr     int // bytes Inject puts in front of a packet: a virtio header, or none for a TAP
+	minLen  int // the shortest packet Write takes
 	mtu     int
 	offload netif.Offload
 
@@ -41,23 +47,38 @@ type Device struct {
 	genLeft atomic.Int64 // generator packets still to Read
 }
 
-// New returns a Device called name with the given MTU whose Offload (the
-// GSO types it "accepts" in Write) is offload. Reads return what Inject
-// and InjectRaw queue; every Write is copied to Written.
+// New returns a TUN Device called name with the given MTU whose Offload
+// (the GSO types it "accepts" in Write) is offload. Reads return what
+// Inject and InjectRaw queue; every Write is copied to Written.
 func New(name string, mtu int, offload netif.Offload) *Device {
-	d := newDevice(name, mtu, offload)
+	d := newDevice(name, netif.KindTUN, mtu, offload)
 	d.written = make(chan []byte, WrittenBuffer)
 	return d
 }
 
-func newDevice(name string, mtu int, offload netif.Offload) *Device {
+// NewTAP returns a TAP Device called name with the given MTU: Inject
+// queues Ethernet frames as they are, Offload is 0, and Write takes any
+// frame of at least an Ethernet header (see EthernetFrame).
+func NewTAP(name string, mtu int) *Device {
+	d := newDevice(name, netif.KindTAP, mtu, 0)
+	d.written = make(chan []byte, WrittenBuffer)
+	return d
+}
+
+func newDevice(name string, kind netif.Kind, mtu int, offload netif.Offload) *Device {
 	d := &Device{
 		name:    name,
+		kind:    kind,
+		hdr:     netif.VirtioHdrLen,
+		minLen:  netif.VirtioHdrLen + 1,
 		mtu:     mtu,
 		offload: offload,
 		ready:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		reached: make(chan struct{}, 1),
+	}
+	if kind == netif.KindTAP {
+		d.hdr, d.minLen = 0, l2.HeaderLen
 	}
 	d.readOffload.Store(uint32(offload))
 	return d
@@ -65,6 +86,10 @@ func newDevice(name string, mtu int, offload netif.Offload) *Device {
 
 // Name is the name given to New.
 func (d *Device) Name() string { return d.name }
+
+// Kind is KindTUN for a Device from New or NewGenerator, KindTAP for one
+// from NewTAP or NewTAPGenerator.
+func (d *Device) Kind() netif.Kind { return d.kind }
 
 // MTU is the MTU given to New.
 func (d *Device) MTU() int { return d.mtu }
@@ -86,16 +111,17 @@ func (d *Device) SetOffload(o netif.Offload) error {
 // ReadOffload is the set last passed to SetOffload, initially Offload().
 func (d *Device) ReadOffload() netif.Offload { return netif.Offload(d.readOffload.Load()) }
 
-// Inject queues pkt, an IP packet, for Read, behind a zeroed virtio header
-// (no GSO, checksum complete). pkt is copied. After Close it does nothing.
+// Inject queues pkt for Read: on a TUN an IP packet, which gets a zeroed
+// virtio header in front (no GSO, checksum complete); on a TAP an
+// Ethernet frame, as it is. pkt is copied. After Close it does nothing.
 func (d *Device) Inject(pkt []byte) {
-	b := make([]byte, netif.VirtioHdrLen+len(pkt))
-	copy(b[netif.VirtioHdrLen:], pkt)
+	b := make([]byte, d.hdr+len(pkt))
+	copy(b[d.hdr:], pkt)
 	d.enqueue(b)
 }
 
-// InjectRaw queues exactly hdrAndPkt (a virtio header and a packet) for
-// Read. It is copied. After Close it does nothing.
+// InjectRaw queues exactly hdrAndPkt (on a TUN a virtio header and a
+// packet) for Read. It is copied. After Close it does nothing.
 func (d *Device) InjectRaw(hdrAndPkt []byte) {
 	d.enqueue(append([]byte(nil), hdrAndPkt...))
 }
@@ -166,11 +192,12 @@ func copyPacket(b, p []byte) (int, error) {
 	return copy(b, p), nil
 }
 
-// Write counts b and, in a Device from New, sends a copy to Written.
-// When Written is full the copy is dropped and counted in WrittenDropped,
-// as a busy host stack drops packets; Write itself never blocks. A b
-// shorter than a virtio header plus one byte fails with EINVAL, as does
-// any error set by SetWriteError. After Close it returns netif.ErrClosed.
+// Write counts b and, in a Device from New or NewTAP, sends a copy to
+// Written. When Written is full the copy is dropped and counted in
+// WrittenDropped, as a busy host stack drops packets; Write itself never
+// blocks. A b shorter than a virtio header plus one byte (TUN) or an
+// Ethernet header (TAP) fails with EINVAL, as does any error set by
+// SetWriteError. After Close it returns netif.ErrClosed.
 func (d *Device) Write(b []byte) error {
 	if d.isClosed() {
 		return netif.ErrClosed
@@ -178,7 +205,7 @@ func (d *Device) Write(b []byte) error {
 	if e := d.writeErr.Load(); e != nil {
 		return *e
 	}
-	if len(b) <= netif.VirtioHdrLen {
+	if len(b) < d.minLen {
 		return fmt.Errorf("write to %s: %w", d.name, syscall.EINVAL)
 	}
 	if d.written != nil {

@@ -17,8 +17,17 @@ func NewGenerator(name string, mtu int, pkt []byte, n int) *Device {
 // NewGeneratorRaw is NewGenerator for a packet given with its virtio
 // header, for example a GSO super-packet from TCPSuper.
 func NewGeneratorRaw(name string, mtu int, hdrAndPkt []byte, n int) *Device {
-	d := newDevice(name, mtu, netif.AllOffloads)
-	d.gen = append([]byte(nil), hdrAndPkt...)
+	return newGenerator(newDevice(name, netif.KindTUN, mtu, netif.AllOffloads), hdrAndPkt, n)
+}
+
+// NewTAPGenerator is NewGenerator for a TAP: its first n Reads each return
+// frame, an Ethernet frame, as it is.
+func NewTAPGenerator(name string, mtu int, frame []byte, n int) *Device {
+	return newGenerator(newDevice(name, netif.KindTAP, mtu, 0), frame, n)
+}
+
+func newGenerator(d *Device, pkt []byte, n int) *Device {
+	d.gen = append([]byte(nil), pkt...)
 	d.genLeft.Store(int64(n))
 	return d
 }
