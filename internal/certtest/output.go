@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -81,6 +82,8 @@ type CRLOpts struct {
 	Number int64
 	// ThisUpdate defaults to Now-1h, NextUpdate to ThisUpdate+30 days.
 	ThisUpdate, NextUpdate time.Time
+	// Extensions are added as given (a critical delta CRL indicator, say).
+	Extensions []pkix.Extension
 }
 
 // CRL returns a PEM CRL signed by signer (nil: the root) listing revoked,
@@ -105,9 +108,10 @@ func (f *Factory) CRLWith(o CRLOpts) []byte {
 		o.NextUpdate = o.ThisUpdate.AddDate(0, 0, 30)
 	}
 	tmpl := &x509.RevocationList{
-		Number:     big.NewInt(o.Number),
-		ThisUpdate: o.ThisUpdate,
-		NextUpdate: o.NextUpdate,
+		Number:          big.NewInt(o.Number),
+		ThisUpdate:      o.ThisUpdate,
+		NextUpdate:      o.NextUpdate,
+		ExtraExtensions: o.Extensions,
 	}
 	serials := slices.Clone(o.Serials)
 	for _, c := range o.Revoked {

@@ -11,16 +11,16 @@ import (
 // CRL is one loaded certificate revocation list. It is immutable.
 type CRL struct {
 	*x509.RevocationList
-	File  string // the file it was read from
-	Block int    // its 1-based position among the file's CRLs
+	File   string // the file it was read from
+	Block  int    // its 1-based position among the file's CRLs
+	Source int    // the index of its file in Input.CRLs
 
-	src     int                  // index into Input.CRLs
 	revoked map[string]time.Time // serial (decimal) -> revocation time
 	signer  *x509.Certificate    // the CA whose signature Load checked; nil when Load knew no CA of its name
 }
 
 func newCRL(list *x509.RevocationList, file string, block, src int) *CRL {
-	l := &CRL{RevocationList: list, File: file, Block: block, src: src,
+	l := &CRL{RevocationList: list, File: file, Block: block, Source: src,
 		revoked: make(map[string]time.Time, len(list.RevokedCertificateEntries))}
 	for _, e := range list.RevokedCertificateEntries {
 		if e.SerialNumber != nil {
@@ -65,12 +65,13 @@ func (l *CRL) olderThan(o *CRL) bool {
 	return l.ThisUpdate.Before(o.ThisUpdate)
 }
 
-// describe names the CRL for messages: "FILE" or "FILE (CRL 2)", and its CA.
+// describe names the CRL and its CA for messages.
 func (l *CRL) describe() string {
-	return fmt.Sprintf("%s of %q", l.where(), l.Issuer.String())
+	return fmt.Sprintf("%s of %q", l.Where(), l.Issuer.String())
 }
 
-func (l *CRL) where() string {
+// Where names the CRL for messages: its file, and its place in the file when it is not the first.
+func (l *CRL) Where() string {
 	if l.Block > 1 {
 		return fmt.Sprintf("%s (CRL %d)", l.File, l.Block)
 	}
@@ -87,7 +88,7 @@ type CRLError struct {
 func (e *CRLError) Error() string {
 	switch e.Err {
 	case ErrCRLDuplicate:
-		return fmt.Sprintf("%s: %v (%s is one too)", e.CRL.describe(), e.Err, e.Other.where())
+		return fmt.Sprintf("%s: %v (%s is one too)", e.CRL.describe(), e.Err, e.Other.Where())
 	case ErrCRLRollback:
 		return fmt.Sprintf("%s: %v: number %v, thisUpdate %s; in force: number %v, thisUpdate %s", e.CRL.describe(), e.Err,
 			e.CRL.Number, e.CRL.ThisUpdate.UTC().Format(time.RFC3339), e.Other.Number, e.Other.ThisUpdate.UTC().Format(time.RFC3339))
@@ -100,12 +101,13 @@ func (e *CRLError) Unwrap() error { return e.Err }
 // MissingCRLError is a trust anchor without a CRL while CRLs are configured: every CA of both sets
 // needs one.
 type MissingCRLError struct {
-	CA  *x509.Certificate
-	Set Set
+	CA   *x509.Certificate
+	Set  Set
+	File string // the file of the anchors
 }
 
 func (e *MissingCRLError) Error() string {
-	return fmt.Sprintf("no CRL of the %s %q", e.Set, e.CA.Subject.String())
+	return fmt.Sprintf("no CRL of the %s %q of %s", e.Set, e.CA.Subject.String(), e.File)
 }
 
 func (e *MissingCRLError) Unwrap() error { return ErrCRLMissing }
@@ -142,7 +144,7 @@ func (l *loader) crls(c *Credentials) []*CRL {
 	for _, set := range []Set{Peers, Clients} {
 		for _, ca := range c.anchors[set].certs {
 			if findCRL(out, ca, nil) == nil {
-				l.add(PartCRL, -1, "", &MissingCRLError{CA: ca, Set: set})
+				l.add(PartCRL, -1, "", &MissingCRLError{CA: ca, Set: set, File: c.anchors[set].file})
 				ok = false
 			}
 		}
@@ -157,7 +159,7 @@ func (l *loader) crls(c *Credentials) []*CRL {
 func (l *loader) addCRL(out *[]*CRL, crl *CRL, known []*x509.Certificate) bool {
 	for _, prev := range *out {
 		if prev.sameCA(crl) {
-			l.add(PartCRL, crl.src, crl.File, &CRLError{CRL: crl, Err: ErrCRLDuplicate, Other: prev})
+			l.add(PartCRL, crl.Source, crl.File, &CRLError{CRL: crl, Err: ErrCRLDuplicate, Other: prev})
 			return false
 		}
 	}
@@ -173,7 +175,7 @@ func (l *loader) addCRL(out *[]*CRL, crl *CRL, known []*x509.Certificate) bool {
 		}
 	}
 	if claimed && crl.signer == nil {
-		l.add(PartCRL, crl.src, crl.File, &CRLError{CRL: crl, Err: ErrCRLSignature})
+		l.add(PartCRL, crl.Source, crl.File, &CRLError{CRL: crl, Err: ErrCRLSignature})
 		return false
 	}
 	*out = append(*out, crl)
@@ -226,7 +228,7 @@ func (c *Credentials) CheckRollback(inForce *Credentials) []Problem {
 	for _, next := range c.crls {
 		for _, cur := range inForce.crls {
 			if next.sameCA(cur) && next.olderThan(cur) {
-				probs = append(probs, Problem{Part: PartCRL, Index: next.src, Path: next.File,
+				probs = append(probs, Problem{Part: PartCRL, Index: next.Source, Path: next.File,
 					Err: &CRLError{CRL: next, Err: ErrCRLRollback, Other: cur}})
 			}
 		}

@@ -1,13 +1,10 @@
 package trust_test
 
 import (
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"testing"
 	"time"
 
@@ -86,13 +83,7 @@ func withCriticalExtension(t *testing.T, f *certtest.Factory) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: now, NextUpdate: now.Add(time.Hour),
-		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 28}, Critical: true, Value: idp}}}
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, f.CA().Cert, f.CA().Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	return f.CRLWith(certtest.CRLOpts{Extensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 28}, Critical: true, Value: idp}}})
 }
 
 func TestLoadAcceptsIntermediatesAndTheirCRLs(t *testing.T) {

@@ -278,7 +278,7 @@ func (r *verifier) revocation(path []*x509.Certificate) {
 		}
 		if at, ok := crl.RevokedAt(cert); ok {
 			ref := refusal(ReasonRevoked, cert, i, "certificate %q (serial %x) was revoked at %s by the CRL %s",
-				name(cert), cert.SerialNumber, stamp(at), crl.where())
+				name(cert), cert.SerialNumber, stamp(at), crl.Where())
 			ref.CRL, ref.At = crl, at
 			if !r.fail(ref) {
 				return
