@@ -1,7 +1,11 @@
-// Package certtest makes certificates for tests: a root CA per Factory,
-// leaves and intermediates with explicit validity windows around an injected
-// clock, unrelated CAs and CRLs. Every failure ends the test through
-// testing.TB.Fatalf, so callers never check errors.
+// Package certtest is the project's one certificate factory for tests: a
+// root CA per Factory (NewCA for one made to CAOpts), leaves (LeafOpts:
+// names, validity window, EKUs, RSA sizes, serials, OUs for client groups,
+// address blocks) and intermediates (IntermediateCA: validity, key, EKU
+// restrictions, address blocks) around an injected clock, unrelated CAs,
+// CRLs per issuer with chosen numbers and times (CRLWith), and trust
+// credentials loaded from them (Factory.Credentials). Every failure ends
+// the test through testing.TB.Fatalf, so callers never check errors.
 //
 // Like the CA of internal/pki, every CA made here carries a critical
 // ipAddrBlocks extension covering all addresses; a verifier must pass each
