@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -45,16 +46,19 @@ func (l *CRL) RevokedAt(cert *x509.Certificate) (time.Time, bool) {
 // names reports whether the CRL claims to be of the CA ca: same name and, when both carry one, the same
 // key identifier. Only a signature check (signedBy) proves it.
 func (l *CRL) names(ca *x509.Certificate) bool {
-	if !bytes.Equal(l.RawIssuer, ca.RawSubject) {
-		return false
-	}
-	return len(l.AuthorityKeyId) == 0 || len(ca.SubjectKeyId) == 0 || bytes.Equal(l.AuthorityKeyId, ca.SubjectKeyId)
+	return bytes.Equal(l.RawIssuer, ca.RawSubject) && sameKeyID(l.AuthorityKeyId, ca.SubjectKeyId)
 }
 
-// sameCA reports whether two CRLs claim the same CA: the identity by which at most one CRL per CA is
-// loaded and a successor is compared with the CRL in force.
+// sameCA reports whether two CRLs claim the same CA, by name and, when both carry one, key identifier:
+// the identity by which at most one CRL per CA is loaded and a successor is compared with the CRL in
+// force.
 func (l *CRL) sameCA(o *CRL) bool {
-	return bytes.Equal(l.RawIssuer, o.RawIssuer) && bytes.Equal(l.AuthorityKeyId, o.AuthorityKeyId)
+	return bytes.Equal(l.RawIssuer, o.RawIssuer) && sameKeyID(l.AuthorityKeyId, o.AuthorityKeyId)
+}
+
+// sameKeyID compares key identifiers; a missing one matches any.
+func sameKeyID(a, b []byte) bool {
+	return len(a) == 0 || len(b) == 0 || bytes.Equal(a, b)
 }
 
 // olderThan reports whether l comes before o: a lower CRL number, or an earlier thisUpdate.
@@ -121,7 +125,10 @@ func (l *loader) crls(c *Credentials) []*CRL {
 	}
 	var out []*CRL
 	ok := true
-	known := append(append(append([]*x509.Certificate(nil), c.anchors[Peers].certs...), c.anchors[Clients].certs...), c.chain...)
+	known := slices.Concat(c.anchors[Peers].certs, c.anchors[Clients].certs)
+	if len(c.chain) > 1 {
+		known = append(known, c.chain[1:]...) // the own intermediates
+	}
 	for i, src := range l.in.CRLs {
 		if src.Data == nil {
 			ok = false
