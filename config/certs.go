@@ -1,140 +1,138 @@
 package config
 
 import (
-	"crypto"
-	"crypto/x509"
-	"encoding/pem"
+	"errors"
 	"fmt"
-	"net/netip"
-	"strings"
+	"path/filepath"
 
-	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
-// markHandled removes RFC 3779's IP address blocks from the unhandled critical extensions of certs,
-// which this package and the handshake check themselves (crypto/x509 would refuse the chain).
-func markHandled(certs []*x509.Certificate) {
-	for i, cert := range certs {
-		certs[i] = ipblocks.MarkHandled(cert)
+// readTLS reads the [tls] files for trust.Load. A file that cannot be read is reported here, with the
+// key that names it, and left out of the input.
+func (c *checker) readTLS() trust.Input {
+	t := c.cfg.TLS
+	in := trust.Input{
+		Peers: c.source("tls.ca", t.CA),
+		Cert:  c.source("tls.cert", t.Cert),
+		Key:   c.source("tls.key", t.Key),
 	}
+	if in.Key.Data != nil {
+		c.checkKeyMode(t.Key)
+	}
+	for i, path := range t.CRLs {
+		in.CRLs = append(in.CRLs, c.source(c.crlKey(i), path))
+	}
+	return in
 }
 
-// checkBlocks applies RFC 3779 to the own chain: each issuer's address blocks cover its subject's, and
-// the interface addresses lie inside the certificate's blocks, if it has any.
-func (c *checker) checkBlocks(chain []*x509.Certificate) {
-	if err := ipblocks.CheckChain(chain); err != nil {
-		c.errs.addf("tls.cert", "%v; issue the certificate from a CA whose address blocks cover it", err)
-	}
-	blocks, present, err := ipblocks.FromCertificate(chain[0])
-	if err != nil {
-		c.errs.addf("tls.cert", "the address blocks of %s do not parse: %v", c.cfg.TLS.Cert, err)
-		return
-	}
-	if !present {
-		return
-	}
-	for i, a := range c.cfg.Interface.Addresses {
-		host := netip.PrefixFrom(a.Addr(), a.Addr().BitLen())
-		if !ipblocks.Covers(blocks, host) {
-			c.errs.addf(fmt.Sprintf("interface.address[%d]", i), "%s is outside the address blocks %v of %s; use an address inside them or issue the certificate with --route covering it",
-				a.Addr(), blocks, c.cfg.TLS.Cert)
-		}
-	}
-}
-
-// parseCertificates parses every CERTIFICATE block of a PEM file, in order. It returns a message when
-// the file holds no certificate, a certificate that does not parse, or a block of another type.
-func parseCertificates(data []byte, path, what string) ([]*x509.Certificate, string) {
-	var certs []*x509.Certificate
-	for n := 1; ; n++ {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Sprintf("%s: PEM block %d is a %s; the file must hold only CERTIFICATE blocks (the %s first)",
-				path, n, block.Type, what)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Sprintf("%s: certificate %d does not parse (%v); replace it with the %s in PEM form",
-				path, n, err, what)
-		}
-		certs = append(certs, cert)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Sprintf("%s holds no PEM certificate; write the %s in PEM form (a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem)",
-			path, what)
-	}
-	return certs, ""
-}
-
-// loadKey reads and parses the private key, and checks its mode.
-func (c *checker) loadKey() crypto.Signer {
-	path := c.cfg.TLS.Key
+// source reads the file at path named by key; without content when it cannot be read.
+func (c *checker) source(key, path string) trust.Source {
 	if path == "" {
-		return nil
+		return trust.Source{}
 	}
-	data, ok := c.read("tls.key", path)
+	data, ok := c.read(key, path)
 	if !ok {
-		return nil
+		return trust.Source{Path: path}
 	}
-	c.checkKeyMode(path)
-	key, why := parsePrivateKey(data, path)
-	if why != "" {
-		c.errs.addf("tls.key", "%s", why)
-		return nil
+	if data == nil {
+		data = []byte{}
 	}
-	return key
+	return trust.Source{Path: path, Data: data}
 }
 
-// parsePrivateKey parses the first private key of a PEM file (PKCS #8, SEC 1 EC or PKCS #1 RSA), skipping
-// "EC PARAMETERS" blocks.
-func parsePrivateKey(data []byte, path string) (crypto.Signer, string) {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		switch {
-		case block == nil:
-			return nil, fmt.Sprintf("%s holds no PEM private key; write the key issued with the certificate (tlsvpn pki issue writes NAME.key)", path)
-		case block.Type == "EC PARAMETERS":
-			continue
-		case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] != "":
-			return nil, fmt.Sprintf("%s is encrypted, and tlsvpn starts unattended; store it decrypted with mode 0600: openssl pkey -in %s -out %s", path, path, path)
-		}
-		key, err := parseKeyBlock(block)
-		if err != nil {
-			return nil, fmt.Sprintf("%s: the %s block does not parse (%v); write the key issued with the certificate", path, block.Type, err)
-		}
-		signer, ok := key.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Sprintf("%s holds a %T, which cannot sign; use an ECDSA, Ed25519 or RSA key", path, key)
-		}
-		return signer, ""
+// crlKey is the key path of the CRL file tls.CRLs[i]: "tls.crl" when there is one, "tls.crl[i]" when
+// the key lists several.
+func (c *checker) crlKey(i int) string {
+	if len(c.cfg.TLS.CRLs) == 1 || i < 0 {
+		return "tls.crl"
+	}
+	return indexKey("tls.crl", i)
+}
+
+// partKey is the key path of the file a trust.Problem is about.
+func (c *checker) partKey(part trust.Part, index int) string {
+	switch part {
+	case trust.PartCA:
+		return "tls.ca"
+	case trust.PartClientCA:
+		return "remote_access.ca"
+	case trust.PartCert:
+		return "tls.cert"
+	case trust.PartKey:
+		return "tls.key"
+	}
+	return c.crlKey(index)
+}
+
+// loadProblem reports a problem of trust.Load, or of CheckRollback, with its fix.
+func (c *checker) loadProblem(p trust.Problem) {
+	key := c.partKey(p.Part, p.Index)
+	var block *trust.BlockError
+	var crl *trust.CRLError
+	var missing *trust.MissingCRLError
+	switch {
+	case errors.As(p.Err, &missing):
+		c.missingCRL(missing)
+	case errors.As(p.Err, &crl):
+		c.crlProblem(key, crl)
+	case errors.Is(p.Err, trust.ErrKeyMismatch):
+		c.errs.addf(key, "%s does not belong to the certificate %s; use the key issued with that certificate, or re-issue both (tlsvpn pki issue %s --force)",
+			p.Path, c.cfg.TLS.Cert, c.name())
+	case errors.Is(p.Err, trust.ErrNoPEM):
+		c.errs.addf(key, "%s", noPEM(p.Part, p.Path))
+	case errors.As(p.Err, &block):
+		c.errs.addf(key, "%s", blockProblem(p.Part, key, p.Path, block))
+	default:
+		c.errs.addf(key, "%s: %v", p.Path, p.Err)
 	}
 }
 
-func parseKeyBlock(block *pem.Block) (any, error) {
-	switch block.Type {
-	case "PRIVATE KEY":
-		return x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		return x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		return x509.ParsePKCS1PrivateKey(block.Bytes)
+// what names the content expected in a part's file.
+func what(part trust.Part) string {
+	switch part {
+	case trust.PartCA, trust.PartClientCA:
+		return "CA certificate"
+	case trust.PartCert:
+		return "certificate"
+	case trust.PartKey:
+		return "private key"
 	}
-	return nil, fmt.Errorf("%s is not a private key type", strings.ToLower(block.Type))
+	return "CRL"
 }
 
-// checkKeyMatch refuses a key whose public half is not the certificate's.
-func (c *checker) checkKeyMatch(leaf *x509.Certificate, key crypto.Signer) {
-	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
-	if ok && pub.Equal(leaf.PublicKey) {
-		return
+// noPEM explains a file without the PEM blocks it must hold.
+func noPEM(part trust.Part, path string) string {
+	switch part {
+	case trust.PartKey:
+		return fmt.Sprintf("%s holds no PEM private key; write the key issued with the certificate (tlsvpn pki issue writes NAME.key)", path)
+	case trust.PartCRL:
+		return fmt.Sprintf("%s is empty; write the CRL there (tlsvpn pki crl --dir %s writes crl.pem)", path, filepath.Dir(path))
 	}
-	c.errs.addf("tls.key", "%s does not belong to the certificate %s; use the key issued with that certificate, or re-issue both (tlsvpn pki issue %s --force)",
-		c.cfg.TLS.Key, c.cfg.TLS.Cert, c.name())
+	return fmt.Sprintf("%s holds no PEM certificate; write the %s in PEM form (a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem)",
+		path, what(part))
+}
+
+// blockProblem explains a PEM block (or a DER file) that is not what it must be.
+func blockProblem(part trust.Part, key, path string, b *trust.BlockError) string {
+	switch {
+	case b.Err == trust.ErrEncryptedKey:
+		return fmt.Sprintf("%s is encrypted, and tlsvpn starts unattended; store it decrypted with mode 0600: openssl pkey -in %s -out %s", path, path, path)
+	case b.Err == trust.ErrNotSigner:
+		return fmt.Sprintf("%s holds %v, which cannot sign; use an ECDSA, Ed25519 or RSA key", path, b.Cause)
+	case b.Err == trust.ErrCRLExtension:
+		return fmt.Sprintf("%s: CRL %d has the critical %v, which tlsvpn does not implement (a delta, indirect or partial CRL); use the complete CRL of the CA (tlsvpn pki crl writes one)",
+			path, b.Index, b.Cause)
+	case part == trust.PartCRL && b.Err == trust.ErrBlockType:
+		return fmt.Sprintf("%s holds a %s, not an X509 CRL; point %s at the CRL (tlsvpn pki crl writes crl.pem)", path, b.Type, key)
+	case part == trust.PartCRL:
+		return fmt.Sprintf("%s is not a valid CRL (%s); re-create it: tlsvpn pki crl --dir %s", path, reason(b.Cause), filepath.Dir(path))
+	case part == trust.PartKey:
+		return fmt.Sprintf("%s: the %s block does not parse (%v); write the key issued with the certificate", path, b.Type, b.Cause)
+	case b.Err == trust.ErrBlockType:
+		return fmt.Sprintf("%s: PEM block %d is a %s; the file must hold only CERTIFICATE blocks (the %s first)", path, b.Index, b.Type, what(part))
+	}
+	return fmt.Sprintf("%s: certificate %d does not parse (%v); replace it with the %s in PEM form", path, b.Index, b.Cause, what(part))
 }
 
 // name is the node name for command examples.

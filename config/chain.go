@@ -2,30 +2,20 @@ package config
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
 // dateFormat is how dates appear in messages.
 const dateFormat = "2006-01-02 15:04 UTC"
 
 func date(t time.Time) string { return t.UTC().Format(dateFormat) }
-
-// checkValidity refuses an own certificate that is expired or not yet valid.
-func (c *checker) checkValidity(leaf *x509.Certificate) {
-	switch {
-	case c.now.After(leaf.NotAfter):
-		c.errs.addf("tls.cert", "%s expired on %s; renew it: tlsvpn pki renew %s --dir %s",
-			c.cfg.TLS.Cert, date(leaf.NotAfter), c.name(), filepath.Dir(c.cfg.TLS.Cert))
-	case c.now.Before(leaf.NotBefore):
-		c.errs.addf("tls.cert", "%s is not valid before %s (now is %s); check this host's clock, or wait",
-			c.cfg.TLS.Cert, date(leaf.NotBefore), date(c.now))
-	}
-}
 
 // checkName refuses a node name that is not a DNS SAN of the own certificate.
 func (c *checker) checkName(leaf *x509.Certificate) {
@@ -45,101 +35,104 @@ func (c *checker) checkName(leaf *x509.Certificate) {
 
 // role is an extended key usage the node needs, and why.
 type role struct {
-	eku  x509.ExtKeyUsage
-	name string
-	why  string
+	eku x509.ExtKeyUsage
+	why string
 }
 
 // roles lists the extended key usages the node's configuration needs.
 func (c *checker) roles() []role {
 	var out []role
 	if c.cfg.Listens() {
-		out = append(out, role{x509.ExtKeyUsageServerAuth, "serverAuth", "it listens ([listen])"})
+		out = append(out, role{x509.ExtKeyUsageServerAuth, "it listens ([listen])"})
 	}
 	if c.cfg.Dials() {
-		out = append(out, role{x509.ExtKeyUsageClientAuth, "clientAuth", "it dials peers (endpoint)"})
+		out = append(out, role{x509.ExtKeyUsageClientAuth, "it dials peers (endpoint)"})
 	}
 	return out
 }
 
-// checkEKU refuses an own certificate that does not list the extended key usage of each role the node
-// plays; anyExtendedKeyUsage alone does not count, nor does a certificate without the extension.
-func (c *checker) checkEKU(leaf *x509.Certificate) {
+// why says why the node needs the usage u.
+func (c *checker) why(u x509.ExtKeyUsage) string {
 	for _, r := range c.roles() {
-		if slices.Contains(leaf.ExtKeyUsage, r.eku) {
-			continue
+		if r.eku == u {
+			return r.why
 		}
-		note := ""
-		if slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
-			note = " (anyExtendedKeyUsage is not enough)"
-		}
-		c.errs.addf("tls.cert", "%s lacks the extended key usage %s%s, which this node needs because %s; issue a certificate with serverAuth and clientAuth (tlsvpn pki issue does)",
-			c.cfg.TLS.Cert, r.name, note, r.why)
 	}
+	return "of its role"
 }
 
-// checkChain verifies that the own certificate chains to a CA of tls.ca, with the intermediates that
-// follow it in tls.cert. Verification runs at a moment the leaf is valid, so an expired certificate is
-// reported once, as expired, and a wrong CA still shows. Then the chain is checked again for the roles'
-// usages, which intermediates may restrict.
-func (c *checker) checkChain(chain, roots []*x509.Certificate) {
-	opts := x509.VerifyOptions{
-		Roots:         x509.NewCertPool(),
-		Intermediates: x509.NewCertPool(),
-		CurrentTime:   c.verifyTime(chain[0]),
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+// checkOwn applies to the node's own certificate the rules its peers apply (trust.Credentials.Audit,
+// for every role the node plays), and checks that the interface addresses lie inside the certificate's
+// address blocks, if it has any. A stale CRL is a warning here (warnCRLs), not an error.
+func (c *checker) checkOwn(creds *trust.Credentials) {
+	k := trust.Check{Set: trust.Peers, Now: c.now, Live: true}
+	for _, r := range c.roles() {
+		k.Usages = append(k.Usages, r.eku)
 	}
-	for _, r := range roots {
-		opts.Roots.AddCert(r)
+	v, found := creds.Audit(creds.Chain(), k)
+	for _, r := range found {
+		c.ownRefused(r, creds.Anchors(trust.Peers))
 	}
-	for _, i := range chain[1:] {
-		opts.Intermediates.AddCert(i)
-	}
-	if _, err := chain[0].Verify(opts); err != nil {
-		c.chainProblem(chain[0], roots, err)
+	if v.Chain == nil || !v.HasBlocks {
 		return
 	}
-	for _, r := range c.roles() {
-		if !slices.Contains(chain[0].ExtKeyUsage, r.eku) {
-			continue // checkEKU reported it
-		}
-		opts.KeyUsages = []x509.ExtKeyUsage{r.eku}
-		if _, err := chain[0].Verify(opts); err != nil {
-			c.errs.addf("tls.cert", "an intermediate CA in %s does not allow %s, which this node needs because %s; issue the certificate from a CA that allows it",
-				c.cfg.TLS.Cert, r.name, r.why)
+	for i, a := range c.cfg.Interface.Addresses {
+		if !v.Covers(netip.PrefixFrom(a.Addr(), a.Addr().BitLen())) {
+			c.errs.addf(fmt.Sprintf("interface.address[%d]", i), "%s is outside the address blocks %v of %s; use an address inside them or issue the certificate with --route covering it",
+				a.Addr(), v.Blocks, c.cfg.TLS.Cert)
 		}
 	}
 }
 
-// verifyTime is now, or the nearest moment at which leaf is valid.
-func (c *checker) verifyTime(leaf *x509.Certificate) time.Time {
-	switch {
-	case c.now.Before(leaf.NotBefore):
-		return leaf.NotBefore
-	case c.now.After(leaf.NotAfter):
-		return leaf.NotAfter
+// ownRefused reports a rule the own certificate breaks, at the key of the file to fix, with the fix.
+func (c *checker) ownRefused(r *trust.Refusal, anchors []*x509.Certificate) {
+	cert, ca := c.cfg.TLS.Cert, c.cfg.TLS.CA
+	key := "tls.cert"
+	if r.Anchor {
+		key = "tls.ca"
 	}
-	return c.now
-}
-
-// chainProblem explains a failed chain verification.
-func (c *checker) chainProblem(leaf *x509.Certificate, roots []*x509.Certificate, err error) {
-	var unknown x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
 	switch {
-	case errors.As(err, &unknown):
-		c.errs.addf("tls.cert", "%s (issued by %q) does not chain to the CA in %s (%s); point tls.ca at the CA that issued it, append a missing intermediate CA to the cert file, or issue the certificate from this CA (tlsvpn pki issue %s)",
-			c.cfg.TLS.Cert, leaf.Issuer.String(), c.cfg.TLS.CA, subjects(roots), c.name())
-	case errors.As(err, &invalid) && invalid.Reason == x509.Expired && invalid.Cert != leaf:
-		key := "tls.cert"
-		if slices.Contains(roots, invalid.Cert) {
-			key = "tls.ca"
-		}
+	case r.Reason == trust.ReasonExpired && r.Depth == 0:
+		c.errs.addf(key, "%s expired on %s; renew it: tlsvpn pki renew %s --dir %s",
+			cert, date(r.Cert.NotAfter), c.name(), filepath.Dir(cert))
+	case r.Reason == trust.ReasonNotYetValid && r.Depth == 0:
+		c.errs.addf(key, "%s is not valid before %s (now is %s); check this host's clock, or wait",
+			cert, date(r.Cert.NotBefore), date(c.now))
+	case r.Reason == trust.ReasonExpired || r.Reason == trust.ReasonNotYetValid:
 		c.errs.addf(key, "the CA certificate %q is expired or not yet valid (valid %s to %s), so the chain of %s does not verify; renew that CA and re-issue",
-			invalid.Cert.Subject.String(), date(invalid.Cert.NotBefore), date(invalid.Cert.NotAfter), c.cfg.TLS.Cert)
+			r.Cert.Subject.String(), date(r.Cert.NotBefore), date(r.Cert.NotAfter), cert)
+	case r.Reason == trust.ReasonUnknownAuthority:
+		c.errs.addf(key, "%s (issued by %q) does not chain to the CA in %s (%s); point tls.ca at the CA that issued it, append a missing intermediate CA to the cert file, or issue the certificate from this CA (tlsvpn pki issue %s)",
+			cert, r.Cert.Issuer.String(), ca, subjects(anchors), c.name())
+	case r.Reason == trust.ReasonWrongEKU && r.Depth == 0:
+		note := ""
+		if slices.Contains(r.Cert.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			note = " (anyExtendedKeyUsage is not enough)"
+		}
+		c.errs.addf(key, "%s lacks the extended key usage %s%s, which this node needs because %s; issue a certificate with serverAuth and clientAuth (tlsvpn pki issue does)",
+			cert, trust.UsageName(r.Usage), note, c.why(r.Usage))
+	case r.Reason == trust.ReasonWrongEKU:
+		c.errs.addf(key, "the CA %q above %s does not allow %s, which this node needs because %s; issue the certificate from a CA that allows it",
+			r.Cert.Subject.String(), cert, trust.UsageName(r.Usage), c.why(r.Usage))
+	case r.Reason == trust.ReasonRevoked && r.Depth == 0:
+		c.errs.addf(key, "%s (serial %x) is revoked by %s since %s; issue a new certificate (tlsvpn pki issue %s --force)",
+			cert, r.Cert.SerialNumber, r.CRL.Where(), date(r.At), c.name())
+	case r.Reason == trust.ReasonRevoked:
+		c.errs.addf(key, "the intermediate CA %q in %s is revoked by %s since %s, so peers refuse the certificate; issue it from a CA that is not revoked",
+			r.Cert.Subject.String(), cert, r.CRL.Where(), date(r.At))
+	case r.Reason == trust.ReasonNoCRL:
+		c.errs.addf("tls.crl", "no CRL of %q, the CA that issued %s, is in tls.crl, and with crl set a certificate whose issuer has no CRL is refused; add that CA's CRL to tls.crl",
+			r.Issuer.Subject.String(), cert)
+	case r.Reason == trust.ReasonCAAsLeaf:
+		c.errs.addf(key, "%s is a CA certificate, which peers refuse as a node's; issue a node certificate (tlsvpn pki issue %s)", cert, c.name())
+	case r.Reason == trust.ReasonWeakKey:
+		c.errs.addf(key, "%s; peers refuse it: issue a certificate with an ECDSA key or RSA of 2048 bits or more (tlsvpn pki issue %s makes ECDSA P-256)",
+			r.Detail, c.name())
+	case r.Reason == trust.ReasonAddressBlocks:
+		c.errs.addf(key, "%s; issue the certificate from a CA whose address blocks cover it", r.Detail)
 	default:
-		c.errs.addf("tls.cert", "%s does not chain to the CA in %s: %v; issue the certificate from that CA (tlsvpn pki issue %s)",
-			c.cfg.TLS.Cert, c.cfg.TLS.CA, err, c.name())
+		c.errs.addf(key, "%s does not chain to the CA in %s: %s; issue the certificate from that CA (tlsvpn pki issue %s)",
+			cert, ca, r.Detail, c.name())
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
 // Defaults and limits of the configuration (documented in docs/config.md).
@@ -49,14 +51,18 @@ type Config struct {
 	Control   Control
 	Transport Transport
 	Peers     []Peer
+
+	// Credentials are the certificates, key and CRLs the [tls] files hold, loaded and checked by Load
+	// (nil from Parse): the node starts from these, never from a second read.
+	Credentials *trust.Credentials
 }
 
 // TLS holds absolute paths (relative ones in the file are resolved against the file's folder).
 type TLS struct {
-	CA   string // trust anchors, PEM
-	Cert string // own certificate, PEM, optionally followed by intermediates
-	Key  string // own private key, PEM, mode 0600
-	CRL  string // certificate revocation list, PEM; "" when unset
+	CA   string   // trust anchors, PEM
+	Cert string   // own certificate, PEM, optionally followed by intermediates
+	Key  string   // own private key, PEM, mode 0600
+	CRLs []string // certificate revocation lists (PEM or DER; a file may hold several); none when unset
 
 	// ExpiryWarning is how long before expiry a certificate (own, CA or a
 	// peer's) or the CRL's next update is warned about; default 21 days.

@@ -1,70 +1,43 @@
 package config
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-	"fmt"
 	"path/filepath"
+
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
-// loadCRL reads and parses tls.crl, if set. A PEM "X509 CRL" block is expected; a DER file is accepted.
-func (c *checker) loadCRL() *x509.RevocationList {
-	path := c.cfg.TLS.CRL
-	if path == "" {
-		return nil
+// crlProblem explains a CRL that trust.Load or CheckRollback refused.
+func (c *checker) crlProblem(key string, e *trust.CRLError) {
+	l := e.CRL
+	where := l.Where()
+	switch e.Err {
+	case trust.ErrCRLSignature:
+		c.errs.addf(key, "%s (issued by %q) is not signed by the CA in %s; use the CRL of that CA (tlsvpn pki crl --dir %s)",
+			where, l.Issuer.String(), c.cfg.TLS.CA, filepath.Dir(c.cfg.TLS.CA))
+	case trust.ErrCRLDuplicate:
+		c.errs.addf(key, "%s is a second CRL of %q (%s is one too); keep one CRL per CA, the newest",
+			where, l.Issuer.String(), e.Other.Where())
+	case trust.ErrCRLRollback:
+		c.errs.addf(key, "%s is older than the CRL of %q in force (number %v, this update %s; in force: number %v, this update %s), so it could undo a revocation; the CRL in force stays: copy the newest CRL there (tlsvpn pki crl writes one) and reload",
+			where, l.Issuer.String(), l.Number, date(l.ThisUpdate), e.Other.Number, date(e.Other.ThisUpdate))
+	default:
+		c.errs.addf(key, "%v", e)
 	}
-	data, ok := c.read("tls.crl", path)
-	if !ok {
-		return nil
-	}
-	der := data
-	if block, _ := pem.Decode(data); block != nil {
-		if block.Type != "X509 CRL" {
-			c.errs.addf("tls.crl", "%s holds a %s, not an X509 CRL; point tls.crl at the CRL (tlsvpn pki crl writes crl.pem)", path, block.Type)
-			return nil
+}
+
+// missingCRL reports a trust anchor without a CRL while tls.crl is set.
+func (c *checker) missingCRL(e *trust.MissingCRLError) {
+	c.errs.addf("tls.crl", "no CRL of the CA %q of %s is in tls.crl, and with crl set every CA needs its CRL (else its certificates are refused); use the CRL of that CA (tlsvpn pki crl --dir %s writes it)",
+		e.CA.Subject.String(), e.File, filepath.Dir(e.File))
+}
+
+// warnCRLs warns about each CRL past its next update: new handshakes that need it are refused.
+func (c *checker) warnCRLs(creds *trust.Credentials) {
+	for _, l := range creds.CRLs() {
+		if !l.Stale(c.now) {
+			continue
 		}
-		der = block.Bytes
+		c.warn.addf(c.crlKey(l.Source), "%s is past its next update (%s); re-sign it (tlsvpn pki crl --dir %s) and copy it to every node",
+			l.Where(), date(l.NextUpdate), filepath.Dir(l.File))
 	}
-	crl, err := x509.ParseRevocationList(der)
-	if err != nil {
-		c.errs.addf("tls.crl", "%s is not a valid CRL (%s); re-create it: tlsvpn pki crl --dir %s", path, reason(err), filepath.Dir(path))
-		return nil
-	}
-	return crl
-}
-
-// checkCRLSigner refuses a CRL that no CA of tls.ca signed; it reports whether one did.
-func (c *checker) checkCRLSigner(crl *x509.RevocationList, roots []*x509.Certificate) bool {
-	for _, ca := range roots {
-		if crl.CheckSignatureFrom(ca) == nil {
-			return true
-		}
-	}
-	c.errs.addf("tls.crl", "%s (issued by %q) is not signed by the CA in %s; use the CRL of that CA (tlsvpn pki crl --dir %s)",
-		c.cfg.TLS.CRL, crl.Issuer.String(), c.cfg.TLS.CA, filepath.Dir(c.cfg.TLS.CA))
-	return false
-}
-
-// checkRevoked refuses an own certificate that the CRL revokes: peers would refuse it.
-func (c *checker) checkRevoked(leaf *x509.Certificate, crl *x509.RevocationList) {
-	for _, entry := range crl.RevokedCertificateEntries {
-		if entry.SerialNumber != nil && entry.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
-			c.errs.addf("tls.cert", "%s (serial %s) is revoked by %s since %s; issue a new certificate (tlsvpn pki issue %s --force)",
-				c.cfg.TLS.Cert, serial(leaf), c.cfg.TLS.CRL, date(entry.RevocationTime), c.name())
-			return
-		}
-	}
-}
-
-func serial(cert *x509.Certificate) string {
-	return fmt.Sprintf("%x", cert.SerialNumber)
-}
-
-// warnCRL warns about a CRL past its next update.
-func (c *checker) warnCRL(crl *x509.RevocationList) {
-	if crl == nil || crl.NextUpdate.IsZero() || !c.now.After(crl.NextUpdate) {
-		return
-	}
-	c.warn.addf("tls.crl", "%s is past its next update (%s); re-sign it (tlsvpn pki crl --dir %s) and copy it to every node",
-		c.cfg.TLS.CRL, date(crl.NextUpdate), filepath.Dir(c.cfg.TLS.CRL))
 }

@@ -17,6 +17,7 @@ const (
 	exCert       = `cert = "pki/office-a.pem"`
 	exKey        = `key = "pki/office-a.key"`
 	exCRL        = `crl = "pki/crl.pem"`
+	exCRLs       = `crl = ["pki/crl.pem", "pki/clients-crl.pem"]`
 	exInterface  = `[interface] with address = ["100.64.0.1/24"]`
 	exIfName     = `name = "tlsvpn0"`
 	exAddress    = `address = ["100.64.0.1/24", "fd64::1/64"]`
@@ -84,7 +85,7 @@ func decodeTLS(root *table, dir string) TLS {
 		CA:   file("ca", exCA, true),
 		Cert: file("cert", exCert, true),
 		Key:  file("key", exKey, true),
-		CRL:  file("crl", exCRL, false),
+		CRLs: decodeCRLs(t, dir),
 
 		ExpiryWarning: ExpiryWarning,
 		RotateAfter:   DefaultRotateAfter,
@@ -104,6 +105,35 @@ func decodeTLS(root *table, dir string) TLS {
 		}
 	}
 	return tls
+}
+
+// decodeCRLs reads tls.crl: one file, or an array of files.
+func decodeCRLs(t *table, dir string) []string {
+	var paths []string
+	switch v := t.m["crl"].(type) {
+	case nil:
+		return nil
+	case []any:
+		for _, e := range t.strs("crl", exCRLs, false) {
+			paths = append(paths, e.value)
+		}
+		if len(v) == 0 {
+			t.r.addf(t.key("crl"), "is empty; list the CRL files, like %s, or remove the crl key", exCRLs)
+		}
+	case string:
+		if p, ok := t.str("crl", exCRL, false); ok {
+			paths = []string{p}
+		}
+	default:
+		t.r.addf(t.key("crl"), "is %s, must be a file or an array of files; write %s or %s", typeName(v), exCRL, exCRLs)
+	}
+	for i, p := range paths {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		paths[i] = filepath.Clean(p)
+	}
+	return paths
 }
 
 func decodeInterface(root *table) Interface {

@@ -5,9 +5,11 @@
 //
 //   - Parse reads the file, decodes it and validates every value: key names, types, prefixes, names,
 //     addresses, the rules that tie peers together. It touches no other file.
-//   - Load runs Parse, then checks the files the configuration names: CA, certificate, key and CRL, their
-//     permissions, validity, chain, extended key usages and names. It also returns warnings (IP forwarding
-//     off while LAN prefixes are routed, certificates expiring soon, a stale CRL).
+//   - Load runs Parse, then reads the files the configuration names (CA, certificate, key, CRLs) once,
+//     loads them with internal/trust and checks the node's own certificate with the validator the
+//     handshake uses, reporting each finding at the key of the file to fix. The checked credentials
+//     come back in Config.Credentials. It also returns warnings (IP forwarding off while LAN prefixes
+//     are routed, certificates expiring soon, a stale CRL).
 //
 // Neither binds a socket, resolves a name, opens a device nor changes the host. Both report every problem
 // they find at once, as an *Error holding Problems that name the file, the key path

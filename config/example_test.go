@@ -1,13 +1,14 @@
 package config
 
 import (
-	"crypto/x509"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/certtest"
 )
 
 func prefixes(t *testing.T, ss ...string) []netip.Prefix {
@@ -30,7 +31,7 @@ func TestTheExamplesMatchTheTestTopology(t *testing.T) {
 			Path: filepath.Join(dir, "office-a.toml"),
 			Name: "office-a",
 			TLS: TLS{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "office-a.pem"),
-				Key: filepath.Join(pki, "office-a.key"), CRL: filepath.Join(pki, "crl.pem"),
+				Key: filepath.Join(pki, "office-a.key"), CRLs: []string{filepath.Join(pki, "crl.pem")},
 				ExpiryWarning: ExpiryWarning, RotateAfter: DefaultRotateAfter},
 			Interface: Interface{Name: "tlsvpn0", Addresses: prefixes(t, "100.64.0.1/24", "fd64::1/64"), MTU: 1500, Offload: "auto"},
 			Listen:    &Listen{Address: "0.0.0.0:4433"},
@@ -44,7 +45,7 @@ func TestTheExamplesMatchTheTestTopology(t *testing.T) {
 			Path: filepath.Join(dir, "office-b.toml"),
 			Name: "office-b",
 			TLS: TLS{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "office-b.pem"),
-				Key: filepath.Join(pki, "office-b.key"), CRL: filepath.Join(pki, "crl.pem"),
+				Key: filepath.Join(pki, "office-b.key"), CRLs: []string{filepath.Join(pki, "crl.pem")},
 				ExpiryWarning: ExpiryWarning, RotateAfter: DefaultRotateAfter},
 			Interface: Interface{Name: "tlsvpn0", Addresses: prefixes(t, "100.64.0.2/24", "fd64::2/64"), MTU: 1500, Offload: "auto"},
 			Control:   Control{Socket: "@tlsvpn/tlsvpn0"},
@@ -71,17 +72,16 @@ func TestTheExamplesMatchTheTestTopology(t *testing.T) {
 // lays it out, and expects no problem and no warning.
 func TestTheExamplesLoadWithTheirCertificates(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "tlsvpn demo CA", testNow.Add(-day), testNow.Add(10*year))
+	ca := certtest.NewCA(t, testNow, certtest.CAOpts{Name: "tlsvpn demo CA", NotBefore: testNow.Add(-day), NotAfter: testNow.Add(10 * year)})
 	n := &node{t: t, dir: dir}
-	n.writeFile("pki/ca.pem", pemCerts(ca.cert), 0o644)
-	n.writeFile("pki/crl.pem", ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+	n.writeFile("pki/ca.pem", ca.CA().PEM(), 0o644)
+	n.writeFile("pki/crl.pem", n.crl(ca, nil), 0o644)
 	n.writeFile("proc/net/ipv4/ip_forward", []byte("1\n"), 0o644)
 	n.writeFile("proc/net/ipv6/conf/all/forwarding", []byte("1\n"), 0o644)
 	for _, name := range []string{"office-a", "office-b"} {
-		cert, key := ca.issue(leafSpec{names: []string{name}, notBefore: testNow.Add(-day), notAfter: testNow.Add(year),
-			eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
-		n.writeFile("pki/"+name+".pem", pemCerts(cert), 0o644)
-		n.writeFile("pki/"+name+".key", pemKey(t, key), 0o600)
+		leaf := ca.Leaf(certtest.LeafOpts{Names: []string{name}, NotBefore: testNow.Add(-day), NotAfter: testNow.Add(year)})
+		n.writeFile("pki/"+name+".pem", leaf.PEM(), 0o644)
+		n.writeFile("pki/"+name+".key", leaf.KeyPEM(), 0o600)
 		example, err := os.ReadFile("../examples/" + name + ".toml")
 		if err != nil {
 			t.Fatal(err)

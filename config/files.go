@@ -5,16 +5,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // howToCreate says how to make the file at path that key names.
 func (c *checker) howToCreate(key, path string) string {
 	dir := filepath.Dir(path)
-	switch key {
-	case "tls.ca":
+	switch {
+	case key == "tls.ca":
 		return "create it with: tlsvpn pki init --dir " + dir
-	case "tls.crl":
-		return "create it with: tlsvpn pki crl --dir " + dir + ", or remove the crl key"
+	case strings.HasPrefix(key, "tls.crl"):
+		return "create it with: tlsvpn pki crl --dir " + dir + ", or remove it from the crl key"
 	}
 	return "create it with: tlsvpn pki issue " + c.name() + " --dir " + dir
 }

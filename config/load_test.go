@@ -3,15 +3,18 @@ package config
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
-	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
+	"math/big"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/certtest"
 )
 
 // testNow is the fixed clock of the Load tests.
@@ -47,18 +50,18 @@ allowed_ips = ["100.64.0.2/32", "fd64::2/128", "10.2.0.0/24", "fd02::/64"]
 type node struct {
 	t    *testing.T
 	dir  string
-	ca   *testCA
-	leaf *x509.Certificate
+	ca   *certtest.Factory
+	leaf *certtest.Cert
 	proc string // fake /proc/sys, forwarding on
 }
 
 func newNode(t *testing.T) *node {
 	t.Helper()
 	n := &node{t: t, dir: t.TempDir()}
-	n.ca = newTestCA(t, "Test VPN CA", testNow.Add(-day), testNow.Add(10*year))
-	n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
+	n.ca = certtest.NewCA(t, testNow, certtest.CAOpts{Name: "Test VPN CA", NotBefore: testNow.Add(-day), NotAfter: testNow.Add(10 * year)})
+	n.writeFile("pki/ca.pem", n.ca.CA().PEM(), 0o644)
 	n.setLeaf(n.ca, n.spec())
-	n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+	n.writeFile("pki/crl.pem", n.crl(n.ca, nil), 0o644)
 	n.writeFile("office-a.toml", []byte(nodeConfig), 0o644)
 	n.proc = filepath.Join(n.dir, "proc")
 	n.writeFile("proc/net/ipv4/ip_forward", []byte("1\n"), 0o644)
@@ -67,22 +70,31 @@ func newNode(t *testing.T) *node {
 }
 
 // spec is the certificate the node needs: its name, valid now, both usages.
-func (n *node) spec() leafSpec {
-	return leafSpec{
-		names:     []string{"office-a"},
-		notBefore: testNow.Add(-day),
-		notAfter:  testNow.Add(year),
-		eku:       []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
+func (n *node) spec() certtest.LeafOpts {
+	return certtest.LeafOpts{Names: []string{"office-a"}, NotBefore: testNow.Add(-day), NotAfter: testNow.Add(year)}
 }
 
-// setLeaf writes a new certificate from issuer, and its key with mode 0600.
-func (n *node) setLeaf(issuer *testCA, s leafSpec, intermediates ...*x509.Certificate) {
+// setLeaf writes a new certificate from f (its root, or o.Issuer) followed by intermediates, and its key
+// with mode 0600.
+func (n *node) setLeaf(f *certtest.Factory, o certtest.LeafOpts, intermediates ...*certtest.Cert) {
 	n.t.Helper()
-	cert, key := issuer.issue(s)
-	n.leaf = cert
-	n.writeFile("pki/office-a.pem", pemCerts(append([]*x509.Certificate{cert}, intermediates...)...), 0o644)
-	n.writeFile("pki/office-a.key", pemKey(n.t, key), 0o600)
+	n.leaf = f.Leaf(o)
+	n.writeFile("pki/office-a.pem", certtest.CertsPEM(append([]*certtest.Cert{n.leaf}, intermediates...)...), 0o644)
+	n.writeFile("pki/office-a.key", n.leaf.KeyPEM(), 0o600)
+}
+
+// leafWith writes a certificate of the node's CA made to its spec changed by mod.
+func (n *node) leafWith(mod func(s *certtest.LeafOpts)) {
+	n.t.Helper()
+	s := n.spec()
+	mod(&s)
+	n.setLeaf(n.ca, s)
+}
+
+// crl is a CRL of f's root (or of signer) valid around testNow, revoking revoked.
+func (n *node) crl(f *certtest.Factory, signer *certtest.Cert, revoked ...*certtest.Cert) []byte {
+	n.t.Helper()
+	return f.CRLWith(certtest.CRLOpts{Signer: signer, Revoked: revoked, ThisUpdate: testNow.Add(-time.Hour), NextUpdate: testNow.Add(30 * day)})
 }
 
 func (n *node) writeFile(rel string, data []byte, mode os.FileMode) {
@@ -138,6 +150,9 @@ func TestLoadAcceptsAValidNode(t *testing.T) {
 	if c.TLS.Cert != filepath.Join(n.dir, "pki/office-a.pem") {
 		t.Errorf("cert path %q is not resolved against the file's folder", c.TLS.Cert)
 	}
+	if c.Credentials == nil || !c.Credentials.Chain()[0].Equal(n.leaf.Cert) || len(c.Credentials.CRLs()) != 1 {
+		t.Errorf("Load did not hand out the credentials it checked: %+v", c.Credentials)
+	}
 }
 
 func TestLoadAccepts(t *testing.T) {
@@ -148,32 +163,33 @@ func TestLoadAccepts(t *testing.T) {
 		{"a listen-only node whose certificate has serverAuth alone", func(n *node) {
 			n.editConfig(`endpoint    = "198.18.0.2:4433"`, "")
 			s := n.spec()
-			s.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			s.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 			n.setLeaf(n.ca, s)
 		}},
-		{"a certificate issued by an intermediate that follows it in the cert file", func(n *node) {
-			inter := n.ca.intermediate("Test Intermediate", testNow.Add(-day), testNow.Add(5*year))
-			n.setLeaf(inter, n.spec(), inter.cert)
-		}},
-		{"a critical RFC 3779 address block extension on CA and certificate", func(n *node) {
-			all, err := ipblocks.Marshal([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ext := pkix.Extension{Id: ipblocks.OID, Critical: true, Value: all}
-			n.ca = newTestCA(t, "Test VPN CA", testNow.Add(-day), testNow.Add(10*year), ext)
-			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
-			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+		{"a certificate issued by an intermediate that follows it in the cert file, with the CRLs of both in one file", func(n *node) {
+			inter := n.ca.IntermediateCA(certtest.CAOpts{Name: "Test Intermediate"})
 			s := n.spec()
-			s.extra = []pkix.Extension{ext}
-			n.setLeaf(n.ca, s)
+			s.Issuer = inter
+			n.setLeaf(n.ca, s, inter)
+			n.writeFile("pki/crl.pem", append(n.crl(n.ca, nil), n.crl(n.ca, inter)...), 0o644)
+		}},
+		{"address blocks on the certificate that cover the interface addresses", func(n *node) {
+			n.leafWith(func(s *certtest.LeafOpts) {
+				s.Routes = []netip.Prefix{netip.MustParsePrefix("100.64.0.0/24"), netip.MustParsePrefix("fd64::/64")}
+			})
 		}},
 		{"a node without a CRL", func(n *node) {
 			n.editConfig("crl  = \"pki/crl.pem\"\n", "")
 		}},
 		{"a CRL in DER form", func(n *node) {
-			block, _ := pem.Decode(n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)))
+			block, _ := pem.Decode(n.crl(n.ca, nil))
 			n.writeFile("pki/crl.pem", block.Bytes, 0o644)
+		}},
+		{"a list of CRL files, one for each CA of tls.ca", func(n *node) {
+			other := n.ca.OtherCA()
+			n.writeFile("pki/ca.pem", certtest.CertsPEM(n.ca.CA(), other.CA()), 0o644)
+			n.writeFile("pki/other-crl.pem", n.crl(other, nil), 0o644)
+			n.editConfig(`crl  = "pki/crl.pem"`, `crl  = ["pki/crl.pem", "pki/other-crl.pem"]`)
 		}},
 	}
 	for _, tc := range cases {
@@ -222,8 +238,7 @@ func TestLoadRejects(t *testing.T) {
 			n.writeFile("pki/crl.pem", pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: []byte{1, 2}}), 0o644)
 		}, "tls.crl", "re-create it: tlsvpn pki crl"},
 		{"a key that does not match the certificate", func(n *node) {
-			_, other := n.ca.issue(n.spec())
-			n.writeFile("pki/office-a.key", pemKey(n.t, other), 0o600)
+			n.writeFile("pki/office-a.key", n.ca.Leaf(n.spec()).KeyPEM(), 0o600)
 		}, "tls.key", "use the key issued with that certificate"},
 		{"a key readable by others", func(n *node) {
 			os.Chmod(filepath.Join(n.dir, "pki/office-a.key"), 0o644)
@@ -232,80 +247,84 @@ func TestLoadRejects(t *testing.T) {
 			os.Chmod(filepath.Join(n.dir, "pki/office-a.key"), 0o640)
 		}, "tls.key", "chmod 600 "},
 		{"an expired certificate", func(n *node) {
-			s := n.spec()
-			s.notBefore, s.notAfter = testNow.Add(-year), testNow.Add(-day)
-			n.setLeaf(n.ca, s)
+			n.leafWith(func(s *certtest.LeafOpts) { s.NotBefore, s.NotAfter = testNow.Add(-year), testNow.Add(-day) })
 		}, "tls.cert", "renew it: tlsvpn pki renew office-a"},
-		{"a certificate not yet valid", func(n *node) {
-			s := n.spec()
-			s.notBefore = testNow.Add(day)
-			n.setLeaf(n.ca, s)
-		}, "tls.cert", "check this host's clock"},
+		{"a certificate not yet valid", func(n *node) { n.leafWith(func(s *certtest.LeafOpts) { s.NotBefore = testNow.Add(day) }) }, "tls.cert", "check this host's clock"},
 		{"a certificate from another CA", func(n *node) {
-			other := newTestCA(t, "Other CA", testNow.Add(-day), testNow.Add(year))
-			n.setLeaf(other, n.spec())
+			n.setLeaf(n.ca.OtherCA(), n.spec())
 		}, "tls.cert", "point tls.ca at the CA that issued it"},
 		{"a certificate from an intermediate missing from the cert file", func(n *node) {
-			inter := n.ca.intermediate("Test Intermediate", testNow.Add(-day), testNow.Add(5*year))
-			n.setLeaf(inter, n.spec())
+			n.leafWith(func(s *certtest.LeafOpts) { s.Issuer = n.ca.IntermediateCA(certtest.CAOpts{Name: "Test Intermediate"}) })
 		}, "tls.cert", "point tls.ca at the CA that issued it"},
 		{"an expired CA", func(n *node) {
-			n.ca = newTestCA(t, "Old CA", testNow.Add(-2*year), testNow.Add(-day))
-			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
+			n.ca = certtest.NewCA(t, testNow, certtest.CAOpts{Name: "Old CA", NotBefore: testNow.Add(-2 * year), NotAfter: testNow.Add(-day)})
+			n.writeFile("pki/ca.pem", n.ca.CA().PEM(), 0o644)
 			n.setLeaf(n.ca, n.spec())
-			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-2*day), testNow.Add(30*day)), 0o644)
+			n.writeFile("pki/crl.pem", n.crl(n.ca, nil), 0o644)
 		}, "tls.ca", "renew that CA"},
 		{"a listening node whose certificate lacks serverAuth", func(n *node) {
-			s := n.spec()
-			s.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-			n.setLeaf(n.ca, s)
+			n.leafWith(func(s *certtest.LeafOpts) { s.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} })
 		}, "tls.cert", "lacks the extended key usage serverAuth"},
 		{"a dialing node whose certificate lacks clientAuth", func(n *node) {
-			s := n.spec()
-			s.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-			n.setLeaf(n.ca, s)
+			n.leafWith(func(s *certtest.LeafOpts) { s.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })
 		}, "tls.cert", "lacks the extended key usage clientAuth"},
 		{"a certificate with anyExtendedKeyUsage alone", func(n *node) {
-			s := n.spec()
-			s.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
-			n.setLeaf(n.ca, s)
+			n.leafWith(func(s *certtest.LeafOpts) { s.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} })
 		}, "tls.cert", "anyExtendedKeyUsage is not enough"},
-		{"a certificate without extended key usages", func(n *node) {
-			s := n.spec()
-			s.eku = nil
-			n.setLeaf(n.ca, s)
-		}, "tls.cert", "issue a certificate with serverAuth and clientAuth"},
-		{"a name that is not a DNS SAN of the certificate", func(n *node) {
-			s := n.spec()
-			s.names = []string{"office-z"}
-			n.setLeaf(n.ca, s)
-		}, "name", "set name to the certificate's name"},
+		{"a certificate without extended key usages", func(n *node) { n.leafWith(func(s *certtest.LeafOpts) { s.NoEKU = true }) }, "tls.cert", "issue a certificate with serverAuth and clientAuth"},
+		{"a name that is not a DNS SAN of the certificate", func(n *node) { n.leafWith(func(s *certtest.LeafOpts) { s.Names = []string{"office-z"} }) }, "name", "set name to the certificate's name"},
 		{"a CRL signed by another CA", func(n *node) {
-			other := newTestCA(t, "Other CA", testNow.Add(-day), testNow.Add(year))
-			n.writeFile("pki/crl.pem", other.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
+			n.writeFile("pki/crl.pem", n.crl(n.ca.OtherCA(), nil), 0o644)
 		}, "tls.crl", "use the CRL of that CA"},
 		{"a certificate revoked by the CRL", func(n *node) {
-			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day), n.leaf), 0o644)
+			n.writeFile("pki/crl.pem", n.crl(n.ca, nil, n.leaf), 0o644)
 		}, "tls.cert", "issue a new certificate"},
 		{"an interface address outside the certificate's address blocks", func(n *node) {
-			blocks := func(p ...string) pkix.Extension {
-				var ps []netip.Prefix
-				for _, s := range p {
-					ps = append(ps, netip.MustParsePrefix(s))
-				}
-				der, err := ipblocks.Marshal(ps)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return pkix.Extension{Id: ipblocks.OID, Critical: true, Value: der}
-			}
-			n.ca = newTestCA(t, "Test VPN CA", testNow.Add(-day), testNow.Add(10*year), blocks("0.0.0.0/0", "::/0"))
-			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
-			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(30*day)), 0o644)
-			s := n.spec()
-			s.extra = []pkix.Extension{blocks("100.64.1.0/24", "fd64::/64")}
-			n.setLeaf(n.ca, s)
+			n.leafWith(func(s *certtest.LeafOpts) {
+				s.Routes = []netip.Prefix{netip.MustParsePrefix("100.64.1.0/24"), netip.MustParsePrefix("fd64::/64")}
+			})
 		}, "interface.address[0]", "issue the certificate with --route covering it"},
+		{"a certificate whose address blocks exceed its intermediate's", func(n *node) {
+			inter := n.ca.IntermediateCA(certtest.CAOpts{Routes: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/24")}})
+			s := n.spec()
+			s.Issuer, s.Routes = inter, []netip.Prefix{netip.MustParsePrefix("100.64.0.0/16")}
+			n.setLeaf(n.ca, s, inter)
+			n.writeFile("pki/crl.pem", append(n.crl(n.ca, nil), n.crl(n.ca, inter)...), 0o644)
+		}, "tls.cert", "issue the certificate from a CA whose address blocks cover it"},
+		{"a CA certificate as the node's certificate", func(n *node) { n.leafWith(func(s *certtest.LeafOpts) { s.IsCA = true }) }, "tls.cert", "issue a node certificate (tlsvpn pki issue office-a)"},
+		{"an RSA-1024 certificate", func(n *node) { n.leafWith(func(s *certtest.LeafOpts) { s.RSABits = 1024 }) }, "tls.cert", "1024-bit RSA key"},
+		{"an intermediate CA in the cert file revoked by the root's CRL", func(n *node) {
+			inter := n.ca.IntermediateCA(certtest.CAOpts{Name: "Test Intermediate"})
+			s := n.spec()
+			s.Issuer = inter
+			n.setLeaf(n.ca, s, inter)
+			n.writeFile("pki/crl.pem", append(n.crl(n.ca, nil, inter), n.crl(n.ca, inter)...), 0o644)
+		}, "tls.cert", `the intermediate CA "CN=Test Intermediate"`},
+		{"a certificate whose intermediate CA has no CRL in tls.crl", func(n *node) {
+			inter := n.ca.IntermediateCA(certtest.CAOpts{Name: "Test Intermediate"})
+			s := n.spec()
+			s.Issuer = inter
+			n.setLeaf(n.ca, s, inter)
+		}, "tls.crl", "add that CA's CRL to tls.crl"},
+		{"a CA of tls.ca without a CRL", func(n *node) {
+			n.writeFile("pki/ca.pem", certtest.CertsPEM(n.ca.CA(), n.ca.OtherCA().CA()), 0o644)
+		}, "tls.crl", "use the CRL of that CA"},
+		{"two CRLs of the same CA in a list of files", func(n *node) {
+			n.writeFile("pki/crl2.pem", n.crl(n.ca, nil), 0o644)
+			n.editConfig(`crl  = "pki/crl.pem"`, "crl  = [\n  \"pki/crl.pem\",\n  \"pki/crl2.pem\",\n]")
+		}, "tls.crl[1]", "keep one CRL per CA"},
+		{"a missing file in a list of CRLs", func(n *node) {
+			n.editConfig(`crl  = "pki/crl.pem"`, "crl  = [\n  \"pki/crl.pem\",\n  \"pki/gone.pem\",\n]")
+		}, "tls.crl[1]", "does not exist"},
+		{"a CRL with a critical extension tlsvpn does not implement", func(n *node) {
+			n.writeFile("pki/crl.pem", deltaCRL(t, n.ca), 0o644)
+		}, "tls.crl", "does not implement"},
+		{"an empty list of CRLs", func(n *node) {
+			n.editConfig(`crl  = "pki/crl.pem"`, `crl  = []`)
+		}, "tls.crl", "or remove the crl key"},
+		{"a CRL key that is a number", func(n *node) {
+			n.editConfig(`crl  = "pki/crl.pem"`, `crl  = 5`)
+		}, "tls.crl", "must be a file or an array of files"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -366,21 +385,17 @@ func TestLoadWarns(t *testing.T) {
 		{"when IPv6 forwarding is off while an IPv6 LAN is routed", func(n *node) {
 			n.writeFile("proc/net/ipv6/conf/all/forwarding", []byte("0\n"), 0o644)
 		}, "peer[0].allowed_ips[3]", "sysctl -w net.ipv6.conf.all.forwarding=1"},
-		{"when the certificate expires within 21 days", func(n *node) {
-			s := n.spec()
-			s.notAfter = testNow.Add(10 * day)
-			n.setLeaf(n.ca, s)
-		}, "tls.cert", "renew it: tlsvpn pki renew office-a"},
+		{"when the certificate expires within 21 days", func(n *node) { n.leafWith(func(s *certtest.LeafOpts) { s.NotAfter = testNow.Add(10 * day) }) }, "tls.cert", "renew it: tlsvpn pki renew office-a"},
 		{"when the CA expires within 21 days", func(n *node) {
-			n.ca = newTestCA(t, "Old CA", testNow.Add(-2*year), testNow.Add(20*day))
-			n.writeFile("pki/ca.pem", pemCerts(n.ca.cert), 0o644)
+			n.ca = certtest.NewCA(t, testNow, certtest.CAOpts{Name: "Old CA", NotBefore: testNow.Add(-2 * year), NotAfter: testNow.Add(20 * day)})
+			n.writeFile("pki/ca.pem", n.ca.CA().PEM(), 0o644)
 			s := n.spec()
-			s.notAfter = testNow.Add(15 * day)
+			s.NotAfter = testNow.Add(15 * day)
 			n.setLeaf(n.ca, s)
-			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-time.Hour), testNow.Add(10*day)), 0o644)
+			n.writeFile("pki/crl.pem", n.ca.CRLWith(certtest.CRLOpts{ThisUpdate: testNow.Add(-time.Hour), NextUpdate: testNow.Add(10 * day)}), 0o644)
 		}, "tls.ca", "make a new CA"},
 		{"when the CRL is past its next update", func(n *node) {
-			n.writeFile("pki/crl.pem", n.ca.crl(testNow.Add(-40*day), testNow.Add(-10*day)), 0o644)
+			n.writeFile("pki/crl.pem", n.ca.CRLWith(certtest.CRLOpts{ThisUpdate: testNow.Add(-40 * day), NextUpdate: testNow.Add(-10 * day)}), 0o644)
 		}, "tls.crl", "re-sign it (tlsvpn pki crl"},
 	}
 	for _, tc := range cases {
@@ -406,4 +421,15 @@ func TestNoForwardingWarningWhenOnlyTunnelAddressesAreRouted(t *testing.T) {
 	if _, warnings, err := n.load(); err != nil || len(warnings) > 0 {
 		t.Fatalf("Load: %v; warnings %v", err, warnings)
 	}
+}
+
+// deltaCRL is a delta CRL of f's root: its critical delta CRL indicator is an extension tlsvpn does not
+// implement.
+func deltaCRL(t *testing.T, f *certtest.Factory) []byte {
+	t.Helper()
+	base, err := asn1.Marshal(big.NewInt(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.CRLWith(certtest.CRLOpts{Extensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 27}, Critical: true, Value: base}}})
 }

@@ -18,10 +18,10 @@ type (
 		Peers     []peerTOML    `toml:"peer"`
 	}
 	tlsTOML struct {
-		CA   string `toml:"ca"`
-		Cert string `toml:"cert"`
-		Key  string `toml:"key"`
-		CRL  string `toml:"crl,omitempty"`
+		CA   string   `toml:"ca"`
+		Cert string   `toml:"cert"`
+		Key  string   `toml:"key"`
+		CRL  []string `toml:"crl,omitempty"`
 
 		ExpiryWarning string `toml:"expiry_warning"`
 		RotateAfter   string `toml:"rotate_after"`
@@ -51,7 +51,7 @@ type (
 func (c *Config) MarshalTOML() ([]byte, error) {
 	f := fileTOML{
 		Name: c.Name,
-		TLS: tlsTOML{CA: c.TLS.CA, Cert: c.TLS.Cert, Key: c.TLS.Key, CRL: c.TLS.CRL,
+		TLS: tlsTOML{CA: c.TLS.CA, Cert: c.TLS.Cert, Key: c.TLS.Key, CRL: c.TLS.CRLs,
 			ExpiryWarning: c.TLS.ExpiryWarning.String(), RotateAfter: c.TLS.RotateAfter.String()},
 		Interface: interfaceTOML{
 			Name:    c.Interface.Name,

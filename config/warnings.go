@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
 // warnExpiry warns about the own certificate, its intermediates and the CAs when they expire within
 // [tls] expiry_warning. Expired ones are errors, reported elsewhere.
-func (c *checker) warnExpiry(roots, chain []*x509.Certificate) {
-	for i, cert := range chain {
+func (c *checker) warnExpiry(creds *trust.Credentials) {
+	for i, cert := range creds.Chain() {
 		what := "the certificate"
 		fix := "renew it: tlsvpn pki renew " + c.name() + " --dir " + filepath.Dir(c.cfg.TLS.Cert)
 		if i > 0 {
@@ -20,9 +22,15 @@ func (c *checker) warnExpiry(roots, chain []*x509.Certificate) {
 		}
 		c.warnSoon("tls.cert", cert, what+" "+c.cfg.TLS.Cert, fix)
 	}
-	for _, ca := range roots {
-		c.warnSoon("tls.ca", ca, "the CA "+ca.Subject.String()+" in "+c.cfg.TLS.CA,
-			"every certificate it signed stops working then: make a new CA, add it to tls.ca on every node, and re-issue")
+	for _, set := range []trust.Set{trust.Peers, trust.Clients} {
+		key := c.partKey(trust.PartCA, 0)
+		if set == trust.Clients {
+			key = c.partKey(trust.PartClientCA, 0)
+		}
+		for _, ca := range creds.Anchors(set) {
+			c.warnSoon(key, ca, "the CA "+ca.Subject.String()+" in "+creds.AnchorFile(set),
+				"every certificate it signed stops working then: make a new CA, add it to "+key+" on every node, and re-issue")
+		}
 	}
 }
 

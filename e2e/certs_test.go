@@ -528,3 +528,57 @@ func TestAStaleCRLKeepsTheLiveTunnelButRefusesNewHandshakes(t *testing.T) {
 
 // sameTime reports whether two optional times are both set and equal.
 func sameTime(a, b *time.Time) bool { return a != nil && b != nil && a.Equal(*b) }
+
+// rollbackRefused is in the error of a reload that met a CRL older than the
+// one in force (config/crl.go).
+const rollbackRefused = "is older than the CRL"
+
+func TestACRLRollbackIsRefusedAndTheRevocationStays(t *testing.T) {
+	t.Parallel()
+	n := NewNet(t, Options{})
+	crlPath := filepath.Join(n.Dir, "pki", "crl.pem")
+	before, err := os.ReadFile(crlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.StartBoth(t)
+	revokeB(t, n)
+	waitRevokedRefused(t, n, reloadWait)
+
+	// A stale copy of the CRL, from before the revocation, replaces it.
+	refusedSoFar := len(linesWithReason(logLinesWith(n.A.LogText(), "handshake refused"), "revoked"))
+	copied := time.Now()
+	tmp := crlPath + ".old"
+	if err := os.WriteFile(tmp, before, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, crlPath); err != nil {
+		t.Fatal(err)
+	}
+	var s certStatus
+	if !lab.WaitFor(certWait, 50*time.Millisecond, func() bool {
+		s, err = certStatusOf(n.A)
+		return err == nil && s.LastReload != nil && s.LastReload.After(copied) && strings.Contains(s.ReloadError, rollbackRefused)
+	}) {
+		t.Fatalf("office-a's status within %v of the stale CRL: last_reload %v, reload_error %q; want the rollback refused",
+			certWait, s.LastReload, s.ReloadError)
+	}
+	t.Logf("office-a's reload_error: %s", s.ReloadError)
+	if lines := logLinesWith(n.A.LogText(), "certificate files changed but do not load; keeping the ones in force"); len(lines) == 0 ||
+		!strings.Contains(lines[len(lines)-1], rollbackRefused) {
+		t.Errorf("office-a logged no refused rollback:\n%s", tail(n.A.LogText(), 10))
+	}
+
+	// SIGHUP meets the same CRL and refuses it too.
+	reloadAndWait(t, n.A, logReloadFailed)
+
+	// The CRL in force still revokes office-b, which keeps redialing.
+	if !lab.WaitFor(certWait, 50*time.Millisecond, func() bool {
+		return len(linesWithReason(logLinesWith(n.A.LogText(), "handshake refused"), "revoked")) > refusedSoFar
+	}) {
+		t.Fatalf("office-a did not refuse office-b as revoked again after the rollback:\n%s", tail(n.A.LogText(), 20))
+	}
+	if p, ok := onlyPeer(n.A); !ok || p.State == "connected" {
+		t.Errorf("office-a's peer office-b after the rollback: %+v", p)
+	}
+}

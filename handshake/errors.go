@@ -1,45 +1,40 @@
 package handshake
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
 // Reasons for refusing a peer, as they appear in logs (field "reason") and
-// in status. The vocabulary is fixed; docs/logging.md lists it.
+// in status. The vocabulary is fixed; docs/logging.md lists it. The
+// certificate reasons are the validator's, internal/trust.
 const (
-	ReasonNoCertificate    = "no certificate"
-	ReasonExpired          = "expired"
-	ReasonNotYetValid      = "not yet valid"
-	ReasonUnknownAuthority = "unknown authority"
-	ReasonWrongName        = "wrong name"
-	ReasonAmbiguousName    = "ambiguous name"
-	ReasonWrongEKU         = "wrong EKU"
-	ReasonCAAsLeaf         = "CA as leaf"
-	ReasonWeakKey          = "weak key"
-	ReasonRevoked          = "revoked"
-	ReasonCRLStale         = "CRL stale"
-	ReasonAddressBlocks    = "address blocks"
-	ReasonTLSVersion       = "TLS version"
-	ReasonALPN             = "ALPN"
-	ReasonInvalid          = "invalid certificate"
-	ReasonParams           = "parameters"
-	ReasonHandshake        = "handshake failed"
+	ReasonNoCertificate = "no certificate"
+	ReasonWrongName     = "wrong name"
+	ReasonAmbiguousName = "ambiguous name"
+	ReasonTLSVersion    = "TLS version"
+	ReasonALPN          = "ALPN"
+	ReasonParams        = "parameters"
+	ReasonHandshake     = "handshake failed"
+
+	ReasonExpired          = trust.ReasonExpired
+	ReasonNotYetValid      = trust.ReasonNotYetValid
+	ReasonUnknownAuthority = trust.ReasonUnknownAuthority
+	ReasonWrongEKU         = trust.ReasonWrongEKU
+	ReasonCAAsLeaf         = trust.ReasonCAAsLeaf
+	ReasonWeakKey          = trust.ReasonWeakKey
+	ReasonRevoked          = trust.ReasonRevoked
+	ReasonCRLStale         = trust.ReasonCRLStale
+	ReasonNoCRL            = trust.ReasonNoCRL
+	ReasonAddressBlocks    = trust.ReasonAddressBlocks
+	ReasonInvalid          = trust.ReasonInvalid
 )
 
 // Refusal is the error for a peer refused during the handshake or the
-// parameter exchange.
-type Refusal struct {
-	Reason string // one of the Reason constants
-	Detail string // human text naming what was wrong
-}
-
-func (r *Refusal) Error() string {
-	if r.Detail == "" {
-		return "refused: " + r.Reason
-	}
-	return fmt.Sprintf("refused: %s: %s", r.Reason, r.Detail)
-}
+// parameter exchange: the validator's refusal, or one of the handshake's
+// own reasons.
+type Refusal = trust.Refusal
 
 func refuse(reason, format string, args ...any) *Refusal {
 	return &Refusal{Reason: reason, Detail: fmt.Sprintf(format, args...)}
@@ -47,10 +42,4 @@ func refuse(reason, format string, args ...any) *Refusal {
 
 // ReasonOf returns the refusal reason carried by err, or "" if err is not a
 // refusal.
-func ReasonOf(err error) string {
-	var r *Refusal
-	if errors.As(err, &r) {
-		return r.Reason
-	}
-	return ""
-}
+func ReasonOf(err error) string { return trust.ReasonOf(err) }

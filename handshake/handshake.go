@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
 // ALPN is the application protocol both sides must negotiate.
@@ -52,9 +54,10 @@ type Handshaker struct {
 	pol  atomic.Pointer[policy]
 }
 
-// New returns a Handshaker for the node called name. now is the clock
-// (nil: time.Now).
-func New(name string, creds *Credentials, peers []PeerPolicy, log *slog.Logger, now func() time.Time) *Handshaker {
+// New returns a Handshaker for the node called name, presenting and
+// verifying with creds (loaded without problems). now is the clock (nil:
+// time.Now).
+func New(name string, creds *trust.Credentials, peers []PeerPolicy, log *slog.Logger, now func() time.Time) *Handshaker {
 	if now == nil {
 		now = time.Now
 	}
@@ -64,7 +67,7 @@ func New(name string, creds *Credentials, peers []PeerPolicy, log *slog.Logger, 
 }
 
 // Update replaces the credentials and the configured peers.
-func (h *Handshaker) Update(creds *Credentials, peers []PeerPolicy) {
+func (h *Handshaker) Update(creds *trust.Credentials, peers []PeerPolicy) {
 	m := make(map[string]PeerPolicy, len(peers))
 	for _, p := range peers {
 		m[p.Name] = p
@@ -73,7 +76,7 @@ func (h *Handshaker) Update(creds *Credentials, peers []PeerPolicy) {
 }
 
 // Credentials returns the credentials in force.
-func (h *Handshaker) Credentials() *Credentials { return h.pol.Load().creds }
+func (h *Handshaker) Credentials() *trust.Credentials { return h.pol.Load().creds }
 
 // Verify re-checks a live session's peer against the credentials and
 // peers in force now, as a reload does. A stale CRL does not fail it (it
@@ -141,7 +144,7 @@ func (h *Handshaker) run(ctx context.Context, raw net.Conn, want string, local P
 }
 
 func (h *Handshaker) tlsConfig(pol *policy, s *Session, want string) *tls.Config {
-	cert := pol.creds.Cert
+	cert := pol.creds.Certificate()
 	return &tls.Config{
 		MinVersion:                  tls.VersionTLS13,
 		MaxVersion:                  tls.VersionTLS13,

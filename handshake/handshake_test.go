@@ -9,14 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -41,20 +40,14 @@ func (l *logBuf) String() string {
 	return l.b.String()
 }
 
-// credsFor builds credentials around c, trusting f's CA, with crl (PEM)
-// loaded through the same code as a CRL file.
-func credsFor(t testing.TB, c *certtest.Cert, f *certtest.Factory, crl []byte) *Credentials {
-	cr := NewCredentials(c.TLSCertificate(), []*x509.Certificate{f.CA().Cert})
-	if crl != nil {
-		path := filepath.Join(t.TempDir(), "crl.pem")
-		if err := os.WriteFile(path, crl, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := cr.loadCRL(path); err != nil {
-			t.Fatal(err)
-		}
+// credsFor builds credentials around c, trusting f's CA, with crl (PEM) as
+// the CRL file when not nil.
+func credsFor(t testing.TB, c *certtest.Cert, f *certtest.Factory, crl []byte) *trust.Credentials {
+	t.Helper()
+	if crl == nil {
+		return f.Credentials(c)
 	}
-	return cr
+	return f.Credentials(c, crl)
 }
 
 func params(mtu int) Params {
@@ -112,6 +105,8 @@ func TestServerRefusesBadClients(t *testing.T) {
 	}
 	revokedCert := f.Leaf(good)
 	oldInter := f.Intermediate(now.Add(-48*time.Hour), now.Add(-time.Hour), nil)
+	revokedInter := f.Intermediate(time.Time{}, time.Time{}, nil)
+	noCRLInter := f.Intermediate(time.Time{}, time.Time{}, nil)
 
 	tests := []struct {
 		name   string
@@ -132,6 +127,11 @@ func TestServerRefusesBadClients(t *testing.T) {
 		{name: "an RSA-1024 key is refused", client: with(func(o *certtest.LeafOpts) { o.RSABits = 1024 }), reason: ReasonWeakKey},
 		{name: "a chain through an expired intermediate is refused", client: with(func(o *certtest.LeafOpts) { o.Issuer = oldInter; o.NotBefore = now.Add(-47 * time.Hour) }), reason: ReasonExpired},
 		{name: "a revoked certificate is refused", client: revokedCert, crl: f.CRL([]*certtest.Cert{revokedCert}, now.Add(-time.Hour), now.Add(24*time.Hour), nil), reason: ReasonRevoked},
+		{name: "a certificate under an intermediate revoked by the root's CRL is refused", client: with(func(o *certtest.LeafOpts) { o.Issuer = revokedInter }),
+			crl: append(f.CRL([]*certtest.Cert{revokedInter}, now.Add(-time.Hour), now.Add(24*time.Hour), nil),
+				f.CRL(nil, now.Add(-time.Hour), now.Add(24*time.Hour), revokedInter)...), reason: ReasonRevoked},
+		{name: "a certificate whose issuing intermediate has no CRL is refused while a CRL is set", client: with(func(o *certtest.LeafOpts) { o.Issuer = noCRLInter }),
+			crl: f.CRL(nil, now.Add(-time.Hour), now.Add(24*time.Hour), nil), reason: ReasonNoCRL},
 		{name: "any peer is refused while the CRL is stale", client: f.Leaf(good), crl: f.CRL(nil, now.Add(-48*time.Hour), now.Add(-time.Hour), nil), reason: ReasonCRLStale},
 		{name: "address blocks narrower than allowed_ips are refused", client: with(func(o *certtest.LeafOpts) { o.Routes = []netip.Prefix{netip.MustParsePrefix("10.2.0.0/25")} }), reason: ReasonAddressBlocks},
 		{name: "address blocks covering allowed_ips are accepted", client: with(func(o *certtest.LeafOpts) { o.Routes = []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")} })},
@@ -207,6 +207,39 @@ func TestClientRefusesServerWithWrongName(t *testing.T) {
 	})
 	if ReasonOf(clientErr) != ReasonWrongName {
 		t.Fatalf("client accepted a server named office-c when dialing office-a: %v", clientErr)
+	}
+}
+
+func TestClientRefusesServerNamingTwoPeers(t *testing.T) {
+	f := certtest.New(t, now)
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	both := f.Leaf(certtest.LeafOpts{Names: []string{"office-a", "office-c"}, EKU: bothEKU})
+	server := New("office-a", credsFor(t, both, f, nil), []PeerPolicy{{Name: "office-b"}}, discard, func() time.Time { return now })
+	tests := []struct {
+		name   string
+		peers  []PeerPolicy
+		reason string
+	}{
+		{"a dialer with one of the names configured accepts it", []PeerPolicy{{Name: "office-a"}}, ""},
+		{"a dialer with both names configured refuses it as ambiguous", []PeerPolicy{{Name: "office-a"}, {Name: "office-c"}}, ReasonAmbiguousName},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var clientErr error
+			serve(t, server, func(c net.Conn) error {
+				client := New("office-b", credsFor(t, f.Leaf(certtest.LeafOpts{Names: []string{"office-b"}, EKU: bothEKU}), f, nil),
+					tc.peers, discard, func() time.Time { return now })
+				s, err := client.Client(context.Background(), c, "office-a", params(1500))
+				if s != nil {
+					s.Stream.Conn.Close()
+				}
+				clientErr = err
+				return err
+			})
+			if got := ReasonOf(clientErr); got != tc.reason {
+				t.Fatalf("dialer: %v (reason %q), want reason %q", clientErr, got, tc.reason)
+			}
+		})
 	}
 }
 

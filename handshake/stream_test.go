@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
 	"github.com/tlsvpn/tlsvpn/internal/record"
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 )
 
@@ -142,11 +143,11 @@ type plainPeer struct {
 	open *record.Opener
 }
 
-func dialPlain(t *testing.T, c net.Conn, creds *Credentials) (*plainPeer, error) {
+func dialPlain(t *testing.T, c net.Conn, creds *trust.Credentials) (*plainPeer, error) {
 	bc := &boundedConn{Conn: c}
 	hc := &heldConn{Conn: bc}
 	tc := tls.Client(hc, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{ALPN}, MinVersion: tls.VersionTLS13,
-		Certificates: []tls.Certificate{creds.Cert}})
+		Certificates: []tls.Certificate{creds.Certificate()}})
 	if err := tc.Handshake(); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
@@ -43,9 +44,8 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func creds(f *certtest.Factory, name string) *handshake.Credentials {
-	leaf := f.Leaf(certtest.LeafOpts{Names: []string{name}, EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
-	return handshake.NewCredentials(leaf.TLSCertificate(), []*x509.Certificate{f.CA().Cert})
+func creds(f *certtest.Factory, name string) *trust.Credentials {
+	return f.Credentials(f.Leaf(certtest.LeafOpts{Names: []string{name}, EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}))
 }
 
 // newSite makes an engine called name whose only peer is peer; with
@@ -58,7 +58,7 @@ func newSite(t testing.TB, f *certtest.Factory, name string, dev netif.Device, p
 // newSiteWith is newSite with own credentials (nil: a good certificate
 // from f) and a change to the engine's Config (nil: none).
 func newSiteWith(t testing.TB, f *certtest.Factory, name string, dev netif.Device, peer PeerConfig, listen bool,
-	cr *handshake.Credentials, mod func(*Config)) *site {
+	cr *trust.Credentials, mod func(*Config)) *site {
 	t.Helper()
 	if cr == nil {
 		cr = creds(f, name)

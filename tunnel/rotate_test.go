@@ -137,8 +137,7 @@ func TestExpiredPeerIsClosedAtExpiry(t *testing.T) {
 	expires := time.Now().Add(1500 * time.Millisecond)
 	short := f.Leaf(certtest.LeafOpts{Names: []string{"office-b"}, NotAfter: expires,
 		EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
-	cr := creds(f, "office-b")
-	cr.Cert = short.TLSCertificate()
+	cr := f.Credentials(short)
 	newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}}, false, cr, nil)
 	waitConnected(t, a, "office-b")
 	waitFor(t, func() bool { return a.eng.peer("office-b").current() == nil })

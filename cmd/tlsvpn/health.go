@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/tlsvpn/tlsvpn/handshake"
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -20,8 +20,8 @@ type finding struct {
 }
 
 // health lists what expires within window: the node's certificate chain,
-// the CAs, the CRL's next update, and connected peers' certificates.
-func health(creds *handshake.Credentials, peers []tunnel.PeerStatus, window time.Duration, now time.Time) []finding {
+// the CAs, the CRLs' next updates, and connected peers' certificates.
+func health(creds *trust.Credentials, peers []tunnel.PeerStatus, window time.Duration, now time.Time) []finding {
 	var out []finding
 	soon := func(what string, t time.Time, fix string) {
 		switch left := t.Sub(now); {
@@ -31,27 +31,30 @@ func health(creds *handshake.Credentials, peers []tunnel.PeerStatus, window time
 			out = append(out, finding{slog.LevelWarn, fmt.Sprintf("%s expires at %s (in %s); %s", what, t.UTC().Format(time.RFC3339), days(left), fix)})
 		}
 	}
-	for i, c := range creds.Cert.Certificate {
-		cert, err := x509.ParseCertificate(c)
-		if err != nil {
-			continue
-		}
+	for i, cert := range creds.Chain() {
 		what := "own certificate " + name(cert)
 		if i > 0 {
 			what = "intermediate CA " + name(cert)
 		}
 		soon(what, cert.NotAfter, "renew it (tlsvpn pki renew) and the node picks it up")
 	}
-	for _, ca := range creds.CAs {
-		soon("CA "+name(ca), ca.NotAfter, "make a new CA and re-issue the certificates it signed")
-	}
-	if crl := creds.CRL; crl != nil && !crl.NextUpdate.IsZero() {
-		if crl.NextUpdate.Before(now) {
-			out = append(out, finding{slog.LevelError, fmt.Sprintf("CRL is stale since %s: new handshakes are refused, live tunnels stay up; re-sign it (tlsvpn pki crl)",
-				crl.NextUpdate.UTC().Format(time.RFC3339))})
-		} else {
-			soon("CRL", crl.NextUpdate, "re-sign it before then (tlsvpn pki crl), or new handshakes will be refused")
+	for _, set := range []trust.Set{trust.Peers, trust.Clients} {
+		for _, ca := range creds.Anchors(set) {
+			soon("CA "+name(ca), ca.NotAfter, "make a new CA and re-issue the certificates it signed")
 		}
+	}
+	crls := creds.CRLs()
+	for _, crl := range crls {
+		if crl.NextUpdate.IsZero() {
+			continue
+		}
+		of := crlName(crl, len(crls) > 1)
+		if crl.Stale(now) {
+			out = append(out, finding{slog.LevelError, fmt.Sprintf("CRL is stale since %s%s: new handshakes it covers are refused, live tunnels stay up; re-sign it (tlsvpn pki crl)",
+				crl.NextUpdate.UTC().Format(time.RFC3339), of)})
+			continue
+		}
+		soon("CRL"+of, crl.NextUpdate, "re-sign it before then (tlsvpn pki crl), or new handshakes will be refused")
 	}
 	for _, p := range peers {
 		if p.NotAfter != nil {
@@ -59,6 +62,14 @@ func health(creds *handshake.Credentials, peers []tunnel.PeerStatus, window time
 		}
 	}
 	return out
+}
+
+// crlName names a CRL by its file and CA when the node has several.
+func crlName(crl *trust.CRL, several bool) string {
+	if !several {
+		return ""
+	}
+	return fmt.Sprintf(" (%s, of %q)", crl.Where(), crl.Issuer.String())
 }
 
 func name(c *x509.Certificate) string {

@@ -3,14 +3,12 @@ package main
 import (
 	"crypto/x509"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -19,25 +17,17 @@ func TestHealthWarnsBeforeThingsExpire(t *testing.T) {
 	day := 24 * time.Hour
 	f := certtest.New(t, now)
 	eku := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-	credsWith := func(leafLeft time.Duration, crlNext time.Time) *handshake.Credentials {
+	credsWith := func(leafLeft time.Duration, crlNext time.Time) *trust.Credentials {
 		leaf := f.Leaf(certtest.LeafOpts{Names: []string{"office-a"}, EKU: eku, NotAfter: now.Add(leafLeft)})
-		dir := t.TempDir()
-		cert, key := leaf.WritePEM(dir, "a")
-		ca, _ := f.CA().WritePEM(dir, "ca")
-		crl := filepath.Join(dir, "crl.pem")
-		if err := os.WriteFile(crl, f.CRL(nil, now.Add(-day), crlNext, nil), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		c, err := handshake.LoadCredentials(ca, cert, key, crl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return f.Credentials(leaf, f.CRL(nil, now.Add(-day), crlNext, nil))
 	}
+	inter := f.Intermediate(time.Time{}, time.Time{}, nil)
+	twoCRLs := f.Credentials(f.Leaf(certtest.LeafOpts{Names: []string{"office-a"}, EKU: eku, NotAfter: now.Add(300 * day), Issuer: inter}),
+		f.CRL(nil, now.Add(-day), now.Add(30*day), nil), f.CRL(nil, now.Add(-2*day), now.Add(-day), inter))
 	peerExpiry := now.Add(3 * day)
 	tests := []struct {
 		name  string
-		creds *handshake.Credentials
+		creds *trust.Credentials
 		peers []tunnel.PeerStatus
 		want  []string // substrings, one finding each
 		level slog.Level
@@ -46,6 +36,7 @@ func TestHealthWarnsBeforeThingsExpire(t *testing.T) {
 		{"the own certificate within the window is warned about", credsWith(10*day, now.Add(30*day)), nil, []string{`own certificate "office-a" expires`}, slog.LevelWarn},
 		{"a CRL near its next update is warned about", credsWith(300*day, now.Add(5*day)), nil, []string{"CRL expires"}, slog.LevelWarn},
 		{"a stale CRL is an error", credsWith(300*day, now.Add(-time.Hour)), nil, []string{"CRL is stale"}, slog.LevelError},
+		{"of several CRLs the stale one is named by its CA", twoCRLs, nil, []string{`CRL is stale since 2026-11-26T12:00:00Z (crl1.pem, of "CN=tlsvpn test intermediate`}, slog.LevelError},
 		{"a connected peer's certificate within the window is warned about", credsWith(300*day, now.Add(30*day)),
 			[]tunnel.PeerStatus{{Name: "office-b", NotAfter: &peerExpiry}}, []string{"certificate of peer office-b expires"}, slog.LevelWarn},
 	}

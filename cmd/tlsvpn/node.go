@@ -16,6 +16,7 @@ import (
 	"github.com/tlsvpn/tlsvpn/config"
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/control"
+	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/systemd"
 	"github.com/tlsvpn/tlsvpn/tunnel"
@@ -53,10 +54,6 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	}
 	for _, w := range warnings {
 		log.Warn("configuration", "warning", w.String())
-	}
-	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
-	if err != nil {
-		return nil, err
 	}
 	n = &node{log: log, notify: systemd.NewNotifier(log), cfg: cfg, boot: cfg, ifname: cfg.Interface.Name, started: time.Now()}
 	var undo []func()
@@ -103,7 +100,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 		}
 		undo = append(undo, func() { ln.Close() })
 	}
-	n.hs = handshake.New(cfg.Name, creds, peerPolicies(cfg), log, nil)
+	n.hs = handshake.New(cfg.Name, cfg.Credentials, peerPolicies(cfg), log, nil)
 	n.engine, err = tunnel.New(tunnel.Config{Name: cfg.Name, Device: dev, Auth: n.hs, Listener: ln,
 		Peers: peerConfigs(cfg), Log: log, RotateAge: cfg.TLS.RotateAfter,
 		CongestionControl: cfg.Transport.CongestionControl})
@@ -204,23 +201,20 @@ func (n *node) checkHealth() {
 }
 
 func (n *node) apply(ctx context.Context) error {
-	cfg, warnings, err := config.Load(n.boot.Path)
+	// The credentials in force guard against a CRL rollback.
+	cfg, warnings, err := config.Loader{InForce: n.hs.Credentials()}.Load(n.boot.Path)
 	if err != nil {
 		return err
 	}
 	for _, w := range warnings {
 		n.log.Warn("configuration", "warning", w.String())
 	}
-	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
-	if err != nil {
-		return err
-	}
 	for _, k := range n.boot.RestartKeys(cfg) {
 		n.log.Warn("reload cannot apply this change; restart the node to apply it", "key", k)
 	}
 	n.syncRoutes(cfg.Routes())
 	n.engine.SetPeers(peerConfigs(cfg))
-	n.useCredentials(creds, peerPolicies(cfg))
+	n.useCredentials(cfg.Credentials, peerPolicies(cfg))
 	n.mu.Lock()
 	n.cfg = cfg
 	n.mu.Unlock()
@@ -231,24 +225,29 @@ func (n *node) apply(ctx context.Context) error {
 // useCredentials puts new credentials and peers in force: live tunnels that
 // no longer pass are closed, and when the node's own certificate changed
 // every tunnel moves to a new connection presenting it.
-func (n *node) useCredentials(creds *handshake.Credentials, peers []handshake.PeerPolicy) {
+func (n *node) useCredentials(creds *trust.Credentials, peers []handshake.PeerPolicy) {
 	old := n.hs.Credentials()
 	n.hs.Update(creds, peers)
 	n.engine.Reverify()
-	if !bytes.Equal(old.Cert.Leaf.Raw, creds.Cert.Leaf.Raw) {
-		n.log.Info("own certificate changed; rotating every connection", "serial", fmt.Sprintf("%x", creds.Cert.Leaf.SerialNumber))
+	if leaf := creds.Certificate().Leaf; !bytes.Equal(old.Certificate().Leaf.Raw, leaf.Raw) {
+		n.log.Info("own certificate changed; rotating every connection", "serial", fmt.Sprintf("%x", leaf.SerialNumber))
 		n.engine.RotateAll("own certificate renewed")
 	}
 }
 
-// filesChanged reloads the certificates and the CRL after a change on disk.
+// filesChanged reloads the certificates and the CRLs after a change on
+// disk, with the loader and checks of a start (and the CRLs in force
+// guarding against a rollback).
 func (n *node) filesChanged() {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
 	n.mu.Lock()
 	cfg := n.cfg
 	n.mu.Unlock()
-	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
+	creds, warnings, err := config.Loader{InForce: n.hs.Credentials()}.Credentials(cfg)
+	for _, w := range warnings {
+		n.log.Warn("configuration", "warning", w.String())
+	}
 	if n.recordReload(err) {
 		n.log.Error("certificate files changed but do not load; keeping the ones in force", "err", err)
 		return
@@ -260,11 +259,7 @@ func (n *node) filesChanged() {
 
 // credFiles are the files whose change on disk reloads the credentials.
 func credFiles(cfg *config.Config) []string {
-	files := []string{cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key}
-	if cfg.TLS.CRL != "" {
-		files = append(files, cfg.TLS.CRL)
-	}
-	return files
+	return append([]string{cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key}, cfg.TLS.CRLs...)
 }
 
 // syncRoutes adds and removes interface routes to match want.

@@ -1,7 +1,11 @@
-// Package certtest makes certificates for tests: a root CA per Factory,
-// leaves and intermediates with explicit validity windows around an injected
-// clock, unrelated CAs and CRLs. Every failure ends the test through
-// testing.TB.Fatalf, so callers never check errors.
+// Package certtest is the project's one certificate factory for tests: a
+// root CA per Factory (NewCA for one made to CAOpts), leaves (LeafOpts:
+// names, validity window, EKUs, RSA sizes, serials, OUs for client groups,
+// address blocks) and intermediates (IntermediateCA: validity, key, EKU
+// restrictions, address blocks) around an injected clock, unrelated CAs,
+// CRLs per issuer with chosen numbers and times (CRLWith), and trust
+// credentials loaded from them (Factory.Credentials). Every failure ends
+// the test through testing.TB.Fatalf, so callers never check errors.
 //
 // Like the CA of internal/pki, every CA made here carries a critical
 // ipAddrBlocks extension covering all addresses; a verifier must pass each
@@ -60,17 +64,33 @@ var caCount atomic.Int64
 // allAddresses is the ipAddrBlocks of every CA made here.
 var allAddresses = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 
+// CAOpts describes a CA: a root for NewCA, an intermediate for Factory.IntermediateCA. The zero value
+// is an ECDSA P-256 CA valid from Now-1h, for 10 years (a root) or 5 (an intermediate), carrying
+// ipAddrBlocks for every address and no extended key usage.
+type CAOpts struct {
+	Name                string // the CommonName; "" gives a unique one
+	NotBefore, NotAfter time.Time
+	RSABits             int                // an RSA key of that size; 0 means ECDSA P-256
+	EKU                 []x509.ExtKeyUsage // when set, the only usages the CA allows below it
+	Routes              []netip.Prefix     // its ipAddrBlocks; nil means every address
+	NoRoutes            bool               // leave the ipAddrBlocks extension out
+	Issuer              *Cert              // IntermediateCA: the CA that signs it; nil means the root
+}
+
 // New returns a Factory whose root CA is valid from now-1h to now+10y.
 func New(tb testing.TB, now time.Time) *Factory {
 	tb.Helper()
-	return newFactory(tb, now, "tlsvpn test CA")
+	return NewCA(tb, now, CAOpts{Name: "tlsvpn test CA"})
 }
 
-func newFactory(tb testing.TB, now time.Time, cn string) *Factory {
+// NewCA returns a Factory whose root CA is made to o (o.Issuer is ignored).
+func NewCA(tb testing.TB, now time.Time, o CAOpts) *Factory {
 	tb.Helper()
 	f := &Factory{Now: now, tb: tb}
-	tmpl := f.caTemplate(cn, now.Add(-time.Hour), now.AddDate(10, 0, 0))
-	f.root = f.sign(tmpl, nil, f.ecdsaKey())
+	if o.NotAfter.IsZero() {
+		o.NotAfter = now.AddDate(10, 0, 0)
+	}
+	f.root = f.sign(f.caTemplate(o), nil, f.key(o.RSABits))
 	f.root.isRoot = true
 	return f
 }
@@ -82,35 +102,55 @@ func (f *Factory) CA() *Cert { return f.root }
 // clock.
 func (f *Factory) OtherCA() *Factory {
 	f.tb.Helper()
-	return newFactory(f.tb, f.Now, "tlsvpn other test CA "+strconv.FormatInt(caCount.Add(1), 10))
+	return NewCA(f.tb, f.Now, CAOpts{Name: "tlsvpn other test CA " + strconv.FormatInt(caCount.Add(1), 10)})
 }
 
 // Intermediate returns an intermediate CA signed by issuer (nil: the root).
 // Zero times default to Now-1h and Now+5y.
 func (f *Factory) Intermediate(notBefore, notAfter time.Time, issuer *Cert) *Cert {
 	f.tb.Helper()
-	if notBefore.IsZero() {
-		notBefore = f.Now.Add(-time.Hour)
+	return f.IntermediateCA(CAOpts{NotBefore: notBefore, NotAfter: notAfter, Issuer: issuer})
+}
+
+// IntermediateCA returns an intermediate CA made to o, signed by o.Issuer
+// (nil: the root).
+func (f *Factory) IntermediateCA(o CAOpts) *Cert {
+	f.tb.Helper()
+	if o.Name == "" {
+		o.Name = "tlsvpn test intermediate " + strconv.FormatInt(caCount.Add(1), 10)
 	}
-	if notAfter.IsZero() {
-		notAfter = f.Now.AddDate(5, 0, 0)
+	if o.NotAfter.IsZero() {
+		o.NotAfter = f.Now.AddDate(5, 0, 0)
 	}
-	tmpl := f.caTemplate("tlsvpn test intermediate "+strconv.FormatInt(caCount.Add(1), 10), notBefore, notAfter)
-	return f.sign(tmpl, f.issuer(issuer), f.ecdsaKey())
+	return f.sign(f.caTemplate(o), f.issuer(o.Issuer), f.key(o.RSABits))
 }
 
 // caTemplate returns the template of a CA that may sign CAs and CRLs.
-func (f *Factory) caTemplate(cn string, notBefore, notAfter time.Time) *x509.Certificate {
+func (f *Factory) caTemplate(o CAOpts) *x509.Certificate {
 	f.tb.Helper()
-	return &x509.Certificate{
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
+	if o.Name == "" {
+		o.Name = "tlsvpn test CA " + strconv.FormatInt(caCount.Add(1), 10)
+	}
+	if o.NotBefore.IsZero() {
+		o.NotBefore = f.Now.Add(-time.Hour)
+	}
+	tmpl := &x509.Certificate{
+		Subject:               pkix.Name{CommonName: o.Name},
+		NotBefore:             o.NotBefore,
+		NotAfter:              o.NotAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           o.EKU,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		ExtraExtensions:       []pkix.Extension{f.ipBlocks(allAddresses)},
 	}
+	if !o.NoRoutes {
+		routes := o.Routes
+		if routes == nil {
+			routes = allAddresses
+		}
+		tmpl.ExtraExtensions = []pkix.Extension{f.ipBlocks(routes)}
+	}
+	return tmpl
 }
 
 // ipBlocks returns a critical ipAddrBlocks extension listing prefixes.
@@ -131,14 +171,17 @@ func (f *Factory) issuer(c *Cert) *Cert {
 	return c
 }
 
-// sign fills in a serial and signs tmpl with parent (nil: self-signed).
+// sign fills in a random serial, unless tmpl has one, and signs tmpl with
+// parent (nil: self-signed).
 func (f *Factory) sign(tmpl *x509.Certificate, parent *Cert, key crypto.Signer) *Cert {
 	f.tb.Helper()
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		f.tb.Fatalf("certtest: serial: %v", err)
+	if tmpl.SerialNumber == nil {
+		serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+		if err != nil {
+			f.tb.Fatalf("certtest: serial: %v", err)
+		}
+		tmpl.SerialNumber = serial.Add(serial, big.NewInt(1))
 	}
-	tmpl.SerialNumber = serial.Add(serial, big.NewInt(1))
 	signerCert, signerKey := tmpl, key
 	if parent != nil {
 		signerCert, signerKey = parent.Cert, parent.Key
@@ -156,6 +199,14 @@ func (f *Factory) sign(tmpl *x509.Certificate, parent *Cert, key crypto.Signer) 
 		c.Chain = append([]*Cert{parent}, parent.Chain...)
 	}
 	return c
+}
+
+// key returns an RSA key of bits, or an ECDSA P-256 key when bits is 0.
+func (f *Factory) key(bits int) crypto.Signer {
+	if bits != 0 {
+		return f.rsaKey(bits)
+	}
+	return f.ecdsaKey()
 }
 
 func (f *Factory) ecdsaKey() crypto.Signer {

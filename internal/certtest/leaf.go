@@ -1,9 +1,9 @@
 package certtest
 
 import (
-	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"math/big"
 	"net"
 	"net/netip"
 	"time"
@@ -29,13 +29,19 @@ type LeafOpts struct {
 	Routes []netip.Prefix
 	// Issuer signs the leaf; nil means the root.
 	Issuer *Cert
+	// Serial is the serial number; nil means a random one.
+	Serial *big.Int
+	// Groups become organizationalUnitName attributes of the subject: a
+	// dial-in client's groups.
+	Groups []string
 }
 
 // Leaf returns a certificate made to o.
 func (f *Factory) Leaf(o LeafOpts) *Cert {
 	f.tb.Helper()
 	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "tlsvpn test leaf"},
+		Subject:               pkix.Name{CommonName: "tlsvpn test leaf", OrganizationalUnit: o.Groups},
+		SerialNumber:          o.Serial,
 		NotBefore:             o.NotBefore,
 		NotAfter:              o.NotAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
@@ -62,13 +68,7 @@ func (f *Factory) Leaf(o LeafOpts) *Cert {
 	if len(o.Routes) > 0 {
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, f.ipBlocks(o.Routes))
 	}
-	var key crypto.Signer
-	if o.RSABits != 0 {
-		key = f.rsaKey(o.RSABits)
-	} else {
-		key = f.ecdsaKey()
-	}
-	return f.sign(tmpl, f.issuer(o.Issuer), key)
+	return f.sign(tmpl, f.issuer(o.Issuer), f.key(o.RSABits))
 }
 
 // setNames puts names into the CommonName and the SANs of tmpl.
