@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // The test binary doubles as a small traffic tool that runs inside the
@@ -221,46 +221,27 @@ func exitCode(err error) int {
 	return -1
 }
 
-// tunnelCounters is the part of `status --json` beyond Status that these
-// tests read.
-type tunnelCounters struct {
-	Tunnel struct {
-		NoRouteDrops uint64   `json:"no_route_drops"`
-		Offload      []string `json:"tun_offload"`
-		Peers        []struct {
-			TxBytes uint64 `json:"tx_bytes"`
-			RxBytes uint64 `json:"rx_bytes"`
-		} `json:"peers"`
-	} `json:"tunnel"`
-}
-
-// counters asks the running node for its tunnel counters.
-func counters(t *testing.T, nd *Node) tunnelCounters {
+// counters asks the running node for its tunnel's counters; the node must
+// answer and list one peer.
+func counters(t *testing.T, nd *Node) tunnel.Status {
 	t.Helper()
-	out, err := nd.net.Lab.Run(nd.NS, bin, "status", "-c", nd.Config, "--json")
-	if err != nil {
-		t.Fatalf("status of %s: %v", nd.Name, err)
+	s, ok := nd.Status(t)
+	if !ok || len(s.Tunnel.Peers) != 1 {
+		t.Fatalf("status of %s: answered %v, peers %+v; want one peer", nd.Name, ok, s.Tunnel.Peers)
 	}
-	var c tunnelCounters
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
-		t.Fatalf("status --json of %s: %v\n%s", nd.Name, err, out)
-	}
-	if len(c.Tunnel.Peers) != 1 {
-		t.Fatalf("status of %s lists %d peers; want 1\n%s", nd.Name, len(c.Tunnel.Peers), out)
-	}
-	return c
+	return s.Tunnel
 }
 
 // noRouteDrops is the node's tunnel.no_route_drops counter.
 func noRouteDrops(t *testing.T, nd *Node) uint64 {
 	t.Helper()
-	return counters(t, nd).Tunnel.NoRouteDrops
+	return counters(t, nd).NoRouteDrops
 }
 
 // txBytes is the bytes the node has sent to its only peer.
 func txBytes(t *testing.T, nd *Node) uint64 {
 	t.Helper()
-	return counters(t, nd).Tunnel.Peers[0].TxBytes
+	return counters(t, nd).Peers[0].TxBytes
 }
 
 // readFile returns the text of path, or "" when it cannot be read.

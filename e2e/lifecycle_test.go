@@ -168,7 +168,7 @@ func TestStatusShowsTheConnectedPeer(t *testing.T) {
 	}
 	type shown struct{ Name, State, TLS, Cipher, Group string }
 	p := s.Tunnel.Peers[0]
-	got := shown{p.Name, p.State, p.TLS, p.Cipher, p.Group}
+	got := shown{p.Name, p.State, p.TLSVersion, p.Cipher, p.Group}
 	if want := (shown{"office-b", "connected", "TLS 1.3", cipher, "X25519MLKEM768"}); got != want {
 		t.Errorf("status --json peer: %+v; want %+v (as in the human status)", got, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // recoveryOptions make dead peers noticed in about 3 s (3 missed keepalives).
@@ -31,7 +32,7 @@ func TestNodeStartedBeforeItsPeerConnectsWhenThePeerComes(t *testing.T) {
 	t.Parallel()
 	n := NewNet(t, recoveryOptions)
 	n.B.Start(t) // the dialer, with nobody listening yet
-	var last PeerStatus
+	var last tunnel.PeerStatus
 	start := time.Now()
 	// For 3 s (and until it has said why) office-b must not be connected.
 	lab.WaitFor(10*time.Second, 100*time.Millisecond, func() bool {
@@ -104,7 +105,7 @@ func waitPeerGone(t *testing.T, nd *Node, minimum time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var noticed time.Duration
-	var last PeerStatus
+	var last tunnel.PeerStatus
 	lab.WaitFor(noticeWithin, 100*time.Millisecond, func() bool {
 		if noticed == 0 {
 			if p, ok := nd.Peer(t); ok {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // reloadWait bounds every wait for the effect of a SIGHUP.
@@ -38,28 +40,14 @@ func reloadAndWait(t *testing.T, nd *Node, msg string) {
 	}
 }
 
-// statusVia asks nd's running node with `status -c config --json`, config
-// being any file naming the same control socket.
-func statusVia(nd *Node, config string) (Status, error) {
-	var s Status
-	out, err := nd.net.Lab.Run(nd.NS, bin, "status", "-c", config, "--json")
-	if err != nil {
-		return s, err
-	}
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		return s, fmt.Errorf("status --json: %w\n%s", err, out)
-	}
-	return s, nil
-}
-
 // peerNamed returns the status of the peer called name.
-func peerNamed(s Status, name string) (PeerStatus, bool) {
+func peerNamed(s status.Node, name string) (tunnel.PeerStatus, bool) {
 	for _, p := range s.Tunnel.Peers {
 		if p.Name == name {
 			return p, true
 		}
 	}
-	return PeerStatus{}, false
+	return tunnel.PeerStatus{}, false
 }
 
 // floodPings is the count of the 10 ms ping run across a reload: 5 s.
@@ -101,7 +89,7 @@ func waitTraffic(t *testing.T, nd *Node, count uint64) {
 }
 
 // samePeer reports what differs between two statuses of one connected peer.
-func samePeer(before, after PeerStatus) string {
+func samePeer(before, after tunnel.PeerStatus) string {
 	switch {
 	case after.State != "connected":
 		return "state " + after.State
@@ -144,8 +132,8 @@ func TestReloadWithAnUnchangedConfigLosesNoPacket(t *testing.T) {
 	if pb2, _ := n.B.Peer(t); samePeer(pb, pb2) != "" {
 		t.Errorf("office-b's peer changed across the reload: %s", samePeer(pb, pb2))
 	}
-	if fmt.Sprint(sa.Routes) != fmt.Sprint(sa2.Routes) || sa2.ReloadError != "" {
-		t.Errorf("after the reload: routes %v (before %v), reload_error %q", sa2.Routes, sa.Routes, sa2.ReloadError)
+	if fmt.Sprint(sa.Routes) != fmt.Sprint(sa2.Routes) || sa2.ReloadErr != "" {
+		t.Errorf("after the reload: routes %v (before %v), reload_error %q", sa2.Routes, sa.Routes, sa2.ReloadErr)
 	}
 }
 
@@ -159,11 +147,11 @@ func TestReloadWithABrokenConfigKeepsTheOneInForce(t *testing.T) {
 	n.WriteConfig(t, "office-a", strings.Replace(good, `name = "office-a"`, `name = "office-a`, 1))
 	reloadAndWait(t, n.A, logReloadFailed)
 
-	s, err := statusVia(n.A, goodCopy)
-	if err != nil || s.ReloadError == "" {
-		t.Errorf("status --json after the failed reload: reload_error %q, err %v; want the error", s.ReloadError, err)
+	s, err := n.A.StatusVia(goodCopy)
+	if err != nil || s.ReloadErr == "" {
+		t.Errorf("status --json after the failed reload: reload_error %q, err %v; want the error", s.ReloadErr, err)
 	}
-	t.Logf("reload_error: %s", s.ReloadError)
+	t.Logf("reload_error: %s", s.ReloadErr)
 	if got := n.Ping(t, n.Lab.LanA, lab.HostB4, 5); got != 5 {
 		t.Errorf("ping from lanA to lanB after the failed reload: %d of 5 replies", got)
 	}
@@ -173,12 +161,12 @@ func TestReloadWithABrokenConfigKeepsTheOneInForce(t *testing.T) {
 
 	n.WriteConfig(t, "office-a", good)
 	reloadAndWait(t, n.A, logReloaded)
-	if s, err := statusVia(n.A, goodCopy); err != nil || s.ReloadError != "" {
-		t.Errorf("after a good reload: reload_error %q, err %v; want it cleared", s.ReloadError, err)
+	if s, err := n.A.StatusVia(goodCopy); err != nil || s.ReloadErr != "" {
+		t.Errorf("after a good reload: reload_error %q, err %v; want it cleared", s.ReloadErr, err)
 	}
 }
 
-func TestStatusOfTheBrokenConfigShowsTheReloadError(t *testing.T) {
+func TestStatusOfTheBrokenConfigShowsTheReloadErr(t *testing.T) {
 	n := NewNet(t, Options{})
 	n.A.Start(t)
 	waitStatusAnswers(t, n.A)
@@ -186,12 +174,12 @@ func TestStatusOfTheBrokenConfigShowsTheReloadError(t *testing.T) {
 	reloadAndWait(t, n.A, logReloadFailed)
 	// What a user types after `systemctl reload` did not take.
 	out, err := n.Lab.Run(n.A.NS, bin, "status", "-c", n.A.Config, "--json")
-	var s Status
+	var s status.Node
 	if err == nil {
 		err = json.Unmarshal([]byte(out), &s)
 	}
-	if err != nil || s.ReloadError == "" {
-		t.Errorf("status -c FILE --json with FILE broken: reload_error %q, err %v\n%s", s.ReloadError, err, out)
+	if err != nil || s.ReloadErr == "" {
+		t.Errorf("status -c FILE --json with FILE broken: reload_error %q, err %v\n%s", s.ReloadErr, err, out)
 	}
 }
 
@@ -234,7 +222,7 @@ func TestReloadRemovingAPeerClosesItsTunnelAndAddingItBackReconnects(t *testing.
 }
 
 // peerNames lists the names of the peers in s.
-func peerNames(s Status) []string {
+func peerNames(s status.Node) []string {
 	var names []string
 	for _, p := range s.Tunnel.Peers {
 		names = append(names, p.Name)

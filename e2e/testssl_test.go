@@ -213,7 +213,7 @@ func TestTestsslSeesOnlyTLS13AndStrongCiphers(t *testing.T) {
 		}
 		checkOnlyExpectedFindings(t, s)
 	})
-	if _, ok := onlyPeer(n.A); !ok {
+	if _, ok := n.A.Peer(t); !ok {
 		t.Errorf("office-a does not answer status after the scans")
 	}
 	t.Logf("office-a refused the scanners' connections: %s", refusalReasons(n.A.LogText()))

@@ -27,7 +27,7 @@ func TestTCPTransferFromLANToLANArrivesIntact(t *testing.T) {
 		t.Run("offload "+offload, func(t *testing.T) {
 			n := NewNet(t, Options{Offload: offload})
 			n.StartBoth(t)
-			t.Logf("offload %s: office-a's TUN offloads %q", offload, counters(t, n.A).Tunnel.Offload)
+			t.Logf("offload %s: office-a's TUN offloads %q", offload, counters(t, n.A).Offload)
 			for _, to := range []string{lab.HostB4, lab.HostB6} {
 				n.WaitPing(t, n.Lab.LanA, to, 10*time.Second)
 				transfer(t, n, to, offload)

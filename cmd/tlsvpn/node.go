@@ -16,6 +16,7 @@ import (
 	"github.com/tlsvpn/tlsvpn/config"
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/control"
+	"github.com/tlsvpn/tlsvpn/internal/status"
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/systemd"
@@ -293,36 +294,16 @@ func (n *node) syncRoutes(want []netip.Prefix) {
 	n.mu.Unlock()
 }
 
-// statusVersion is the version of the status object (docs/status.md).
-const statusVersion = 1
-
-// nodeStatus is the reply to a status request, and `status --json`.
-type nodeStatus struct {
-	Version    int           `json:"version"`
-	Node       string        `json:"node"`
-	Config     string        `json:"config"`
-	Interface  string        `json:"interface"`
-	Listen     string        `json:"listen,omitempty"`
-	PID        int           `json:"pid"`
-	Started    time.Time     `json:"started"`
-	LastReload *time.Time    `json:"last_reload,omitempty"`
-	ReloadErr  string        `json:"reload_error,omitempty"`
-	Routes     []string      `json:"routes"`
-	Warnings   []string      `json:"warnings"`
-	Runtime    runtimeStatus `json:"runtime"`
-	Tunnel     tunnel.Status `json:"tunnel"`
-}
-
 func (n *node) handle(req string) (any, error) {
 	if req != control.RequestStatus {
 		return nil, errors.New("unknown request " + fmt.Sprintf("%q", req))
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s := nodeStatus{
-		Version: statusVersion, Node: n.boot.Name, Config: n.boot.Path, Interface: n.ifname,
+	s := status.Node{
+		Version: status.Version, Node: n.boot.Name, Config: n.boot.Path, Interface: n.ifname,
 		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
-		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: readRuntime(),
+		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: status.ReadRuntime(),
 	}
 	now := time.Now()
 	for _, f := range health(n.hs.Credentials(), s.Tunnel.Peers, n.cfg.TLS.ExpiryWarning, now) {
