@@ -2,13 +2,11 @@ package netif_test
 
 import (
 	"errors"
-	"log/slog"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/internal/packet"
 )
@@ -33,7 +31,7 @@ var (
 func newTUN(t *testing.T, c netif.TUNConfig) *netif.TUN {
 	t.Helper()
 	if c.Logger == nil {
-		c.Logger = testLogger(t)
+		c.Logger = testutil.Logger(t)
 	}
 	dev, err := netif.CreateTUN(c)
 	if err != nil {
@@ -41,11 +39,6 @@ func newTUN(t *testing.T, c netif.TUNConfig) *netif.TUN {
 	}
 	t.Cleanup(func() { dev.Close() })
 	return dev
-}
-
-// testLogger sends the package's logs to the test's output.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
 // configure applies c to dev and fails the test on error.
@@ -152,33 +145,4 @@ func parseIP(ip []byte) (src, dst netip.Addr, proto uint8, l4 []byte, ok bool) {
 		return src, dst, ip[6], ip[packet.IPv6HdrLen:], true
 	}
 	return
-}
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("list open file descriptors: %v", err)
-	}
-	return len(ents)
-}
-
-// noLeaks records goroutine and descriptor counts and checks in Cleanup
-// that they are back (polling: goroutines take a moment to exit).
-func noLeaks(t *testing.T) {
-	t.Helper()
-	if r, w, err := os.Pipe(); err == nil { // start Go's poller before counting
-		r.Close()
-		w.Close()
-	}
-	gr, fds := runtime.NumGoroutine(), openFDs(t)
-	t.Cleanup(func() {
-		eventually(t, "goroutines back to the count before the test", 10*time.Second, func() bool {
-			return runtime.NumGoroutine() <= gr
-		})
-		eventually(t, "file descriptors back to the count before the test", 10*time.Second, func() bool {
-			return openFDs(t) <= fds
-		})
-	})
 }
