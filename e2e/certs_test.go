@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
 	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -127,6 +128,7 @@ const renewalPings = 600
 
 func TestRenewingACertificateRotatesTheTunnelWithoutLoss(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	for _, renewer := range []string{"office-a", "office-b"} {
 		role := map[string]string{"office-a": "listener", "office-b": "dialer"}[renewer]
 		t.Run("the "+role+" "+renewer+" renews", func(t *testing.T) {
@@ -213,6 +215,7 @@ func withTLSKey(t *testing.T, body, key, value string) string {
 
 func TestConnectionsRotateAtTheirMaximumAgeWithoutLoss(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	o := Options{Keepalive: "1s"}
 	n := NewNet(t, o)
 	n.WriteConfig(t, "office-a", withTLSKey(t, configA(o), "rotate_after", rotateAfter))
@@ -266,6 +269,7 @@ func checkPostQuantum(t *testing.T, n *Net, when string) {
 
 func TestTunnelsUsePostQuantumKeyExchangeByDefault(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	checkPostQuantum(t, n, "with the default configuration")
@@ -292,8 +296,9 @@ func useOwnCert(t *testing.T, n *Net, nd *Node, body, cert, key string) {
 }
 
 func TestAPeerCertificateExpiringWhileConnectedClosesTheTunnel(t *testing.T) {
-	needOpenSSL(t)
+	testutil.NeedCommand(t, "openssl", "openssl")
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	caCert, caKey := n.pkiFiles()
 	spec := validSpec("office-b-short", "office-b", caCert, caKey)
@@ -365,8 +370,9 @@ func waitReason(t *testing.T, nd *Node, reason string) refusal {
 }
 
 func TestARevokedCertificateIsRefusedFromOutside(t *testing.T) {
-	needOpenSSL(t)
+	testutil.NeedCommand(t, "openssl", "openssl")
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.A.Start(t)
 	waitStatusAnswers(t, n.A)
@@ -430,7 +436,7 @@ func shortLivedCRL(t *testing.T, n *Net, nextUpdate time.Time) string {
 	}
 	caCert, caKey := n.pkiFiles()
 	crl := filepath.Join(n.Dir, "short-crl.pem")
-	runOpenSSL(t, work, "ca", "-gencrl", "-batch", "-config", filepath.Join(work, "ca.cnf"),
+	testutil.MustOpenSSL(t, work, "ca", "-gencrl", "-batch", "-config", filepath.Join(work, "ca.cnf"),
 		"-cert", caCert, "-keyfile", caKey, "-crl_lastupdate", opensslDate(time.Now().Add(-time.Minute)),
 		"-crl_nextupdate", opensslDate(nextUpdate), "-out", crl)
 	return crl
@@ -440,8 +446,9 @@ func shortLivedCRL(t *testing.T, n *Net, nextUpdate time.Time) string {
 const crlLife = 20 * time.Second
 
 func TestAStaleCRLKeepsTheLiveTunnelButRefusesNewHandshakes(t *testing.T) {
-	needOpenSSL(t)
+	testutil.NeedCommand(t, "openssl", "openssl")
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	nextUpdate := time.Now().Add(crlLife).Truncate(time.Second)
 	crl := shortLivedCRL(t, n, nextUpdate)
@@ -486,6 +493,7 @@ const rollbackRefused = "is older than the CRL"
 
 func TestACRLRollbackIsRefusedAndTheRevocationStays(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	crlPath := filepath.Join(n.Dir, "pki", "crl.pem")
 	before, err := os.ReadFile(crlPath)

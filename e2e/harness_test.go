@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
 	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testutil.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -30,6 +31,7 @@ func waitLANPing(t *testing.T, n *Net) time.Duration {
 
 func TestNodeStartedBeforeItsPeerConnectsWhenThePeerComes(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, recoveryOptions)
 	n.B.Start(t) // the dialer, with nobody listening yet
 	var last tunnel.PeerStatus
@@ -59,6 +61,7 @@ func TestNodeStartedBeforeItsPeerConnectsWhenThePeerComes(t *testing.T) {
 
 func TestTrafficResumesAfterARestart(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, recoveryOptions)
 	n.StartBoth(t)
 	waitLANPing(t, n)
@@ -73,6 +76,7 @@ func TestTrafficResumesAfterARestart(t *testing.T) {
 
 func TestTrafficResumesAfterAFrozenNode(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, recoveryOptions)
 	n.StartBoth(t)
 	waitLANPing(t, n)
@@ -125,6 +129,7 @@ func waitPeerGone(t *testing.T, nd *Node, minimum time.Duration) time.Duration {
 
 func TestTrafficResumesAfterTheUnderlayWasDown(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, recoveryOptions)
 	n.StartBoth(t)
 	waitLANPing(t, n)
@@ -147,6 +152,7 @@ func setUnderlay(t *testing.T, n *Net, up bool) {
 
 func TestNodesDialingEachOtherKeepOneConnection(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{BothDial: true, Keepalive: "1s"})
 	n.StartBoth(t)
 	var conns []string

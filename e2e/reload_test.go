@@ -13,6 +13,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
 	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -104,6 +105,7 @@ func samePeer(before, after tunnel.PeerStatus) string {
 }
 
 func TestReloadWithAnUnchangedConfigLosesNoPacket(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	sa, _ := n.A.Status(t)
@@ -138,6 +140,7 @@ func TestReloadWithAnUnchangedConfigLosesNoPacket(t *testing.T) {
 }
 
 func TestReloadWithABrokenConfigKeepsTheOneInForce(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	good := configA(Options{})
@@ -166,7 +169,8 @@ func TestReloadWithABrokenConfigKeepsTheOneInForce(t *testing.T) {
 	}
 }
 
-func TestStatusOfTheBrokenConfigShowsTheReloadErr(t *testing.T) {
+func TestStatusOfTheBrokenConfigShowsTheReloadError(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.A.Start(t)
 	waitStatusAnswers(t, n.A)
@@ -188,6 +192,7 @@ func TestStatusOfTheBrokenConfigShowsTheReloadErr(t *testing.T) {
 const placeholderPeer = "[[peer]]\nname        = \"office-c\"\nallowed_ips = [\"100.64.0.3/32\"]\n"
 
 func TestReloadRemovingAPeerClosesItsTunnelAndAddingItBackReconnects(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	good := configA(Options{})
@@ -267,6 +272,7 @@ func waitRevokedRefused(t *testing.T, n *Net, within time.Duration) {
 }
 
 func TestRevokingAPeerAndReloadingClosesItsTunnel(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	revokeB(t, n)
@@ -275,6 +281,7 @@ func TestRevokingAPeerAndReloadingClosesItsTunnel(t *testing.T) {
 }
 
 func TestRevokingAPeerClosesItsTunnelWithoutSIGHUP(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	revokeB(t, n) // DESIGN.md: a change of the CRL file on disk re-reads it

@@ -4,9 +4,11 @@ import (
 	"testing"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 func TestPingBothWaysBetweenLANs(t *testing.T) {
+	testutil.CheckLeaks(t)
 	for _, offload := range []string{"auto", "split", "off"} {
 		t.Run("offload "+offload, func(t *testing.T) {
 			n := NewNet(t, Options{Offload: offload})
