@@ -13,10 +13,11 @@ import (
 	"github.com/tlsvpn/tlsvpn/internal/status"
 )
 
-// tlsvpnSystem runs two tlsvpn nodes configured as in DESIGN.md: office-a on
-// gwA listens on 198.18.0.1:4433, office-b on gwB dials it; tunnel
-// 100.64.0.1/24 fd64::1/64 and .2; everything else at its default (MTU 1500,
-// offload "auto"). Certificates come from "tlsvpn pki".
+// tlsvpnSystem runs two tlsvpn nodes configured as in the test topology
+// (docs/design.md): office-a on gwA listens on 198.18.0.1:4433, office-b on
+// gwB dials it; tunnel 100.64.0.1/24 fd64::1/64 and .2; everything else at
+// its default (MTU 1500, offload "auto"). Certificates come from
+// "tlsvpn pki".
 type tlsvpnSystem struct {
 	env *env
 }

@@ -362,6 +362,6 @@ func TestHelpOfEveryCommandShowsAnExample(t *testing.T) {
 		})
 	}
 	if seen < 10 {
-		t.Errorf("found only %d commands; want every command of DESIGN.md (up, check, status, pki …, version)", seen)
+		t.Errorf("found only %d commands; want every command of docs/cli.md (up, check, status, pki …, version)", seen)
 	}
 }

@@ -50,7 +50,7 @@ type Options struct {
 	BothDial  bool   // office-a also dials office-b (office-b listens too)
 }
 
-// Net is the DESIGN.md test topology with a PKI and a config per gateway;
+// Net is the test topology (docs/design.md) with a PKI and a config per gateway;
 // nodes start with Node.Start.
 type Net struct {
 	Lab  *lab.Topology

@@ -284,6 +284,6 @@ func TestRevokingAPeerClosesItsTunnelWithoutSIGHUP(t *testing.T) {
 	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
-	revokeB(t, n) // DESIGN.md: a change of the CRL file on disk re-reads it
+	revokeB(t, n) // docs/cli.md: a change of the CRL file on disk reloads it
 	waitRevokedRefused(t, n, reloadWait)
 }

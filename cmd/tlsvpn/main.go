@@ -1,5 +1,5 @@
 // Command tlsvpn is a site-to-site VPN over TLS 1.3 with mutual X.509
-// certificates. See README.md and DESIGN.md for the commands.
+// certificates. docs/cli.md lists the commands.
 package main
 
 import (
@@ -14,7 +14,7 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-// Exit codes (DESIGN.md).
+// Exit codes (docs/cli.md).
 const (
 	exitOK      = 0
 	exitFailure = 1
