@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"math/big"
 	"os"
@@ -78,46 +77,6 @@ func linesWithReason(lines []string, reason string) []string {
 		}
 	}
 	return found
-}
-
-// pingAcross pings lanB's host from lanA every 10 ms, count times, in the
-// background; the channel gets ping's output when it ends. The goroutine is
-// bounded by the count and by the lab's timeout of 60 s for any command.
-func pingAcross(n *Net, count int) <-chan string {
-	done := make(chan string, 1)
-	go func() {
-		out, err := n.Lab.RunContext(context.Background(), n.Lab.LanA, "ping", "-n", "-q", "-i", "0.01", "-W", "1",
-			"-c", itoa(count), lab.HostB4)
-		if err != nil && !pingLoss.MatchString(out) {
-			out += "\n" + err.Error()
-		}
-		done <- out
-	}()
-	return done
-}
-
-// checkNoLoss asserts that ping's output reports 0% packet loss.
-func checkNoLoss(t *testing.T, what, out string) {
-	t.Helper()
-	m := pingLoss.FindStringSubmatch(out)
-	if m == nil || m[3] != "0" {
-		t.Errorf("%s: want 0%% packet loss\n%s", what, out)
-		return
-	}
-	t.Logf("%s: %s", what, strings.TrimSpace(m[0]))
-}
-
-// stillRunning fails the test when the background ping has already ended:
-// then what it was meant to cross did not happen under traffic.
-func stillRunning(t *testing.T, ping <-chan string, what string) string {
-	t.Helper()
-	select {
-	case out := <-ping:
-		t.Errorf("the ping ended before %s; the test did not run it under traffic", what)
-		return out
-	default:
-		return <-ping
-	}
 }
 
 // renewedSerial matches the serial `tlsvpn pki renew` prints.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,16 +70,27 @@ func helperMain(mode string) int {
 	return 0
 }
 
+// listenReady listens on addr until helperLifetime from now, which it
+// returns, and says it is ready.
+func listenReady(addr string) (*net.TCPListener, time.Time, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	deadline := time.Now().Add(helperLifetime)
+	tl := ln.(*net.TCPListener)
+	tl.SetDeadline(deadline)
+	fmt.Println(helperReady)
+	return tl, deadline, nil
+}
+
 // sink accepts one connection and reports what came over it.
 func sink(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, deadline, err := listenReady(addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Println(helperReady)
-	deadline := time.Now().Add(helperLifetime)
-	ln.(*net.TCPListener).SetDeadline(deadline)
 	c, err := ln.Accept()
 	if err != nil {
 		return fmt.Errorf("accept on %s: %w", addr, err)
@@ -127,13 +139,11 @@ func source(addr, count string) error {
 
 // holdListener binds addr and keeps it until killed or helperLifetime ends.
 func holdListener(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, _, err := listenReady(addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Println(helperReady)
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(helperLifetime))
 	for {
 		c, err := ln.Accept()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -242,6 +252,49 @@ func noRouteDrops(t *testing.T, nd *Node) uint64 {
 func txBytes(t *testing.T, nd *Node) uint64 {
 	t.Helper()
 	return counters(t, nd).Peers[0].TxBytes
+}
+
+// pingLoss matches the summary of ping.
+var pingLoss = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss`)
+
+// pingAcross pings lanB's host from lanA every 10 ms, count times, in the
+// background; the channel gets ping's output when it ends. The goroutine is
+// bounded by the count and by the lab's timeout of 60 s for any command.
+func pingAcross(n *Net, count int) <-chan string {
+	done := make(chan string, 1)
+	go func() {
+		out, err := n.Lab.Run(n.Lab.LanA, "ping", "-n", "-q", "-i", "0.01", "-W", "1",
+			"-c", itoa(count), lab.HostB4)
+		if err != nil && !pingLoss.MatchString(out) {
+			out += "\n" + err.Error()
+		}
+		done <- out
+	}()
+	return done
+}
+
+// checkNoLoss asserts that ping's output reports 0% packet loss.
+func checkNoLoss(t *testing.T, what, out string) {
+	t.Helper()
+	m := pingLoss.FindStringSubmatch(out)
+	if m == nil || m[3] != "0" {
+		t.Errorf("%s: want 0%% packet loss\n%s", what, out)
+		return
+	}
+	t.Logf("%s: %s", what, strings.TrimSpace(m[0]))
+}
+
+// stillRunning fails the test when the background ping has already ended:
+// then what it was meant to cross did not happen under traffic.
+func stillRunning(t *testing.T, ping <-chan string, what string) string {
+	t.Helper()
+	select {
+	case out := <-ping:
+		t.Errorf("the ping ended before %s; the test did not run it under traffic", what)
+		return out
+	default:
+		return <-ping
+	}
 }
 
 // readFile returns the text of path, or "" when it cannot be read.

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,27 +52,6 @@ func peerNamed(s status.Node, name string) (tunnel.PeerStatus, bool) {
 // floodPings is the count of the 10 ms ping run across a reload: 5 s.
 const floodPings = 500
 
-// pingLoss matches the summary of ping.
-var pingLoss = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss`)
-
-// startFloodPing pings from lanA to lanB's host every 10 ms, floodPings
-// times, in the background; the channel gets ping's output when it ends.
-// The goroutine is bounded by the ping's count and the context's timeout.
-func startFloodPing(n *Net) <-chan string {
-	done := make(chan string, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		out, err := n.Lab.RunContext(ctx, n.Lab.LanA, "ping", "-n", "-q", "-i", "0.01", "-W", "1",
-			"-c", itoa(floodPings), lab.HostB4)
-		if err != nil && !pingLoss.MatchString(out) {
-			out += "\n" + err.Error()
-		}
-		done <- out
-	}()
-	return done
-}
-
 // waitTraffic waits until nd has received at least count more packets
 // from its peer than it had at the start.
 func waitTraffic(t *testing.T, nd *Node, count uint64) {
@@ -111,21 +88,10 @@ func TestReloadWithAnUnchangedConfigLosesNoPacket(t *testing.T) {
 	sa, _ := n.A.Status(t)
 	pb, _ := n.B.Peer(t)
 
-	ping := startFloodPing(n)
+	ping := pingAcross(n, floodPings)
 	waitTraffic(t, n.A, 20)
 	reloadAndWait(t, n.A, logReloaded)
-	var out string
-	select {
-	case out = <-ping:
-		t.Errorf("the ping ended before the reload did; the test did not reload under traffic")
-	default:
-		out = <-ping
-	}
-	m := pingLoss.FindStringSubmatch(out)
-	if m == nil || m[3] != "0" {
-		t.Errorf("ping every 10 ms across the reload: want 0%% packet loss\n%s", out)
-	}
-	t.Logf("ping across the reload: %s", strings.TrimSpace(out))
+	checkNoLoss(t, "ping every 10 ms across the reload", stillRunning(t, ping, "the reload"))
 
 	sa2, _ := n.A.Status(t)
 	if d := samePeer(sa.Tunnel.Peers[0], sa2.Tunnel.Peers[0]); d != "" {
