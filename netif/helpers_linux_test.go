@@ -11,8 +11,9 @@ import (
 	"github.com/tlsvpn/tlsvpn/netif/internal/packet"
 )
 
-// Test address plan (TESTING.md): the TUN holds the .1 addresses; .2 and
-// .3 are peers that exist only as packets the test writes into the TUN.
+// Test address plan (docs/design.md, "The test topology"): the TUN holds
+// the .1 addresses; .2 and .3 are peers that exist only as packets the test
+// writes into the TUN.
 var (
 	local4  = netip.MustParseAddr("100.64.0.1")
 	peer4   = netip.MustParseAddr("100.64.0.2")
