@@ -48,7 +48,7 @@ deps:
 
 # Unit and namespace integration tests (root). A skipped test fails the run:
 # green means the integration tests really ran. TEST_TIMEOUT bounds each
-# package's test binary (the e2e package takes about 3 minutes); a hung test
+# package's test binary (the e2e package takes about 4 minutes); a hung test
 # is killed with every goroutine's stack. The slowest tests are listed last.
 TEST_TIMEOUT ?= 8m
 test: deps build
