@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
+	"github.com/tlsvpn/tlsvpn/internal/netparse"
 )
 
 // minRSABits is the smallest RSA modulus accepted anywhere in a chain.
@@ -155,10 +156,12 @@ func (p *policy) checkRevocation(chain []*x509.Certificate, now time.Time, live 
 	return nil
 }
 
-// match finds the one configured peer named by a DNS SAN of leaf.
+// match finds the one configured peer named by a DNS SAN of leaf. Configured names are lower-case
+// (config keeps them so); SANs are compared lower-cased, as DNS names compare without case.
 func (p *policy) match(leaf *x509.Certificate, want string) (string, error) {
 	var found []string
 	for _, n := range leaf.DNSNames {
+		n = netparse.CanonicalName(n)
 		if strings.Contains(n, "*") {
 			continue
 		}
@@ -167,7 +170,7 @@ func (p *policy) match(leaf *x509.Certificate, want string) (string, error) {
 		}
 	}
 	switch {
-	case want != "" && !slices.Contains(leaf.DNSNames, want):
+	case want != "" && !slices.ContainsFunc(leaf.DNSNames, func(n string) bool { return strings.EqualFold(n, want) }):
 		return "", refuse(ReasonWrongName, "dialed %q but the certificate names %v", want, leaf.DNSNames)
 	case want != "":
 		if _, ok := p.peers[want]; !ok {
