@@ -56,7 +56,8 @@ type TLS struct {
 	CA   string // trust anchors, PEM
 	Cert string // own certificate, PEM, optionally followed by intermediates
 	Key  string // own private key, PEM, mode 0600
-	CRL  string // certificate revocation list, PEM; "" when unset
+	// CRLs are the certificate revocation lists' files (PEM or DER); nil when there are none.
+	CRLs []string
 
 	// ExpiryWarning is how long before expiry a certificate (own, CA or a
 	// peer's) or the CRL's next update is warned about; default 21 days.

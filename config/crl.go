@@ -7,12 +7,8 @@ import (
 	"path/filepath"
 )
 
-// loadCRL reads and parses tls.crl, if set. A PEM "X509 CRL" block is expected; a DER file is accepted.
-func (c *checker) loadCRL() *x509.RevocationList {
-	path := c.cfg.TLS.CRL
-	if path == "" {
-		return nil
-	}
+// loadCRL reads and parses one file of tls.crl. A PEM "X509 CRL" block is expected; a DER file is accepted.
+func (c *checker) loadCRL(path string) *x509.RevocationList {
 	data, ok := c.read("tls.crl", path)
 	if !ok {
 		return nil
@@ -34,23 +30,23 @@ func (c *checker) loadCRL() *x509.RevocationList {
 }
 
 // checkCRLSigner refuses a CRL that no CA of tls.ca signed; it reports whether one did.
-func (c *checker) checkCRLSigner(crl *x509.RevocationList, roots []*x509.Certificate) bool {
+func (c *checker) checkCRLSigner(crl *x509.RevocationList, path string, roots []*x509.Certificate) bool {
 	for _, ca := range roots {
 		if crl.CheckSignatureFrom(ca) == nil {
 			return true
 		}
 	}
 	c.errs.addf("tls.crl", "%s (issued by %q) is not signed by the CA in %s; use the CRL of that CA (tlsvpn pki crl --dir %s)",
-		c.cfg.TLS.CRL, crl.Issuer.String(), c.cfg.TLS.CA, filepath.Dir(c.cfg.TLS.CA))
+		path, crl.Issuer.String(), c.cfg.TLS.CA, filepath.Dir(c.cfg.TLS.CA))
 	return false
 }
 
 // checkRevoked refuses an own certificate that the CRL revokes: peers would refuse it.
-func (c *checker) checkRevoked(leaf *x509.Certificate, crl *x509.RevocationList) {
+func (c *checker) checkRevoked(leaf *x509.Certificate, crl *x509.RevocationList, path string) {
 	for _, entry := range crl.RevokedCertificateEntries {
 		if entry.SerialNumber != nil && entry.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
 			c.errs.addf("tls.cert", "%s (serial %s) is revoked by %s since %s; issue a new certificate (tlsvpn pki issue %s --force)",
-				c.cfg.TLS.Cert, serial(leaf), c.cfg.TLS.CRL, date(entry.RevocationTime), c.name())
+				c.cfg.TLS.Cert, serial(leaf), path, date(entry.RevocationTime), c.name())
 			return
 		}
 	}
@@ -61,10 +57,10 @@ func serial(cert *x509.Certificate) string {
 }
 
 // warnCRL warns about a CRL past its next update.
-func (c *checker) warnCRL(crl *x509.RevocationList) {
+func (c *checker) warnCRL(crl *x509.RevocationList, path string) {
 	if crl == nil || crl.NextUpdate.IsZero() || !c.now.After(crl.NextUpdate) {
 		return
 	}
 	c.warn.addf("tls.crl", "%s is past its next update (%s); re-sign it (tlsvpn pki crl --dir %s) and copy it to every node",
-		c.cfg.TLS.CRL, date(crl.NextUpdate), filepath.Dir(c.cfg.TLS.CRL))
+		path, date(crl.NextUpdate), filepath.Dir(path))
 }

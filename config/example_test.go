@@ -30,7 +30,7 @@ func TestTheExamplesMatchTheTestTopology(t *testing.T) {
 			Path: filepath.Join(dir, "office-a.toml"),
 			Name: "office-a",
 			TLS: TLS{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "office-a.pem"),
-				Key: filepath.Join(pki, "office-a.key"), CRL: filepath.Join(pki, "crl.pem"),
+				Key: filepath.Join(pki, "office-a.key"), CRLs: []string{filepath.Join(pki, "crl.pem")},
 				ExpiryWarning: ExpiryWarning, RotateAfter: DefaultRotateAfter},
 			Interface: Interface{Name: "tlsvpn0", Addresses: prefixes(t, "100.64.0.1/24", "fd64::1/64"), MTU: 1500, Offload: "auto"},
 			Listen:    &Listen{Address: "0.0.0.0:4433"},
@@ -44,7 +44,7 @@ func TestTheExamplesMatchTheTestTopology(t *testing.T) {
 			Path: filepath.Join(dir, "office-b.toml"),
 			Name: "office-b",
 			TLS: TLS{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "office-b.pem"),
-				Key: filepath.Join(pki, "office-b.key"), CRL: filepath.Join(pki, "crl.pem"),
+				Key: filepath.Join(pki, "office-b.key"), CRLs: []string{filepath.Join(pki, "crl.pem")},
 				ExpiryWarning: ExpiryWarning, RotateAfter: DefaultRotateAfter},
 			Interface: Interface{Name: "tlsvpn0", Addresses: prefixes(t, "100.64.0.2/24", "fd64::2/64"), MTU: 1500, Offload: "auto"},
 			Control:   Control{Socket: "@tlsvpn/tlsvpn0"},
@@ -160,15 +160,5 @@ func TestMarshalThenParseGivesTheSameConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := c.MarshalTOML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := parse(data, c.Path)
-	if err != nil {
-		t.Fatalf("parse of MarshalTOML output: %v\n%s", err, data)
-	}
-	if !reflect.DeepEqual(c, again) {
-		t.Errorf("round trip changed the config:\n%+v\n%+v", c, again)
-	}
+	roundTrip(t, c)
 }

@@ -32,7 +32,7 @@ func (l Loader) Load(path string) (*Config, []Problem, error) {
 	if p.cfg == nil {
 		return nil, nil, p.rep.err()
 	}
-	warn := &report{file: p.rep.file, lines: p.rep.lines}
+	warn := p.warn
 	c := &checker{cfg: p.cfg, errs: p.rep, warn: warn, index: p.index, now: l.now(), procSys: l.procSys()}
 	c.run()
 	warnings := slices.Clone(warn.probs)
@@ -71,7 +71,6 @@ func (c *checker) run() {
 	roots := c.loadCerts("tls.ca", c.cfg.TLS.CA, "CA certificate")
 	chain := c.loadCerts("tls.cert", c.cfg.TLS.Cert, "certificate")
 	key := c.loadKey()
-	crl := c.loadCRL()
 	markHandled(roots)
 	markHandled(chain)
 	if len(chain) > 0 {
@@ -87,11 +86,14 @@ func (c *checker) run() {
 		}
 		c.checkBlocks(chain)
 	}
-	if crl != nil && len(roots) > 0 && c.checkCRLSigner(crl, roots) && len(chain) > 0 {
-		c.checkRevoked(chain[0], crl)
+	for _, path := range c.cfg.TLS.CRLs {
+		crl := c.loadCRL(path)
+		if crl != nil && len(roots) > 0 && c.checkCRLSigner(crl, path, roots) && len(chain) > 0 {
+			c.checkRevoked(chain[0], crl, path)
+		}
+		c.warnCRL(crl, path)
 	}
 	c.warnExpiry(roots, chain)
-	c.warnCRL(crl)
 	c.warnForwarding()
 }
 

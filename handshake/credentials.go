@@ -23,9 +23,9 @@ type Credentials struct {
 }
 
 // LoadCredentials reads the CA bundle, the certificate (leaf then
-// intermediates), its key and, when crlFile is not empty, the CRL, which
+// intermediates), its key and the CRL of each non-empty crlFiles, which
 // must be signed by one of the CAs.
-func LoadCredentials(caFile, certFile, keyFile, crlFile string) (*Credentials, error) {
+func LoadCredentials(caFile, certFile, keyFile string, crlFiles ...string) (*Credentials, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("load certificate %s with key %s: %w", certFile, keyFile, err)
@@ -35,7 +35,10 @@ func LoadCredentials(caFile, certFile, keyFile, crlFile string) (*Credentials, e
 		return nil, err
 	}
 	c := NewCredentials(cert, cas)
-	if crlFile != "" {
+	for _, crlFile := range crlFiles {
+		if crlFile == "" {
+			continue
+		}
 		if err := c.loadCRL(crlFile); err != nil {
 			return nil, err
 		}
@@ -103,7 +106,9 @@ func (c *Credentials) loadCRL(file string) error {
 		return fmt.Errorf("CRL %s is not signed by a CA of the ca file; re-sign it with that CA", file)
 	}
 	c.CRL = crl
-	c.Revoked = make(map[string]time.Time, len(crl.RevokedCertificateEntries))
+	if c.Revoked == nil {
+		c.Revoked = make(map[string]time.Time, len(crl.RevokedCertificateEntries))
+	}
 	for _, e := range crl.RevokedCertificateEntries {
 		c.Revoked[e.SerialNumber.String()] = e.RevocationTime
 	}

@@ -54,7 +54,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	for _, w := range warnings {
 		log.Warn("configuration", "warning", w.String())
 	}
-	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
+	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRLs...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func (n *node) apply(ctx context.Context) error {
 	for _, w := range warnings {
 		n.log.Warn("configuration", "warning", w.String())
 	}
-	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
+	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRLs...)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (n *node) filesChanged() {
 	n.mu.Lock()
 	cfg := n.cfg
 	n.mu.Unlock()
-	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRL)
+	creds, err := handshake.LoadCredentials(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CRLs...)
 	if n.recordReload(err) {
 		n.log.Error("certificate files changed but do not load; keeping the ones in force", "err", err)
 		return
@@ -260,11 +260,7 @@ func (n *node) filesChanged() {
 
 // credFiles are the files whose change on disk reloads the credentials.
 func credFiles(cfg *config.Config) []string {
-	files := []string{cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key}
-	if cfg.TLS.CRL != "" {
-		files = append(files, cfg.TLS.CRL)
-	}
-	return files
+	return append([]string{cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key}, cfg.TLS.CRLs...)
 }
 
 // syncRoutes adds and removes interface routes to match want.
