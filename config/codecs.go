@@ -209,6 +209,19 @@ func integer(min, max int) codec[int] {
 	}
 }
 
+// boolean is the codec of true or false.
+var boolean = codec[bool]{
+	typ: "boolean",
+	decode: func(v value) (bool, bool) {
+		b, ok := v.raw.(bool)
+		if !ok {
+			v.problemf("is %s, must be true or false; write %s", typeName(v.raw), v.example)
+		}
+		return b, ok
+	},
+	encode: func(b bool) (any, bool) { return b, true },
+}
+
 // duration is the codec of a duration of at least min, written as a Go duration ("1m30s") or whole
 // days ("21d").
 func duration(min time.Duration) codec[time.Duration] {
@@ -286,12 +299,33 @@ func formatDuration(d time.Duration) string {
 	return s
 }
 
-// prefixList is the codec of an array of address prefixes, each read by one.
-func prefixList(one func(value) (netip.Prefix, bool)) codec[[]netip.Prefix] {
-	return codec[[]netip.Prefix]{
-		typ:    "array of strings",
-		decode: func(v value) ([]netip.Prefix, bool) { return each(v, one) },
-		encode: encodeTexts[netip.Prefix],
+// stringList is the codec of an array of strings, each read by parse, which returns the value or what
+// is wrong and how to fix it; format writes a value back.
+func stringList[T any](parse func(string) (T, string), format func(T) string) codec[[]T] {
+	return codec[[]T]{
+		typ: "array of strings",
+		decode: func(v value) ([]T, bool) {
+			return each(v, func(v value) (T, bool) {
+				var x T
+				s, ok := v.str()
+				if !ok {
+					return x, false
+				}
+				x, why := parse(s)
+				if why != "" {
+					v.problemf("%s", why)
+					return x, false
+				}
+				return x, true
+			})
+		},
+		encode: func(values []T) (any, bool) {
+			out := make([]string, len(values))
+			for i, x := range values {
+				out[i] = format(x)
+			}
+			return out, len(out) > 0
+		},
 	}
 }
 
@@ -308,13 +342,4 @@ func prefix(v value, hostBits bool, example string) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return p, true
-}
-
-// encodeTexts writes values by their String method, leaving out an empty list.
-func encodeTexts[T fmt.Stringer](values []T) (any, bool) {
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = v.String()
-	}
-	return out, len(out) > 0
 }

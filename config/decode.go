@@ -8,12 +8,14 @@ type decoder struct {
 	r    *report // errors
 	warn *report // warnings
 	dir  string  // folder of the file
-	// defaults set the keys the file leaves out, once every key is read (some follow other keys).
-	defaults []func(*Config)
+	// defaults set the keys the file leaves out, once every key is read (some follow other keys);
+	// modeDefaults then set those of keys that belong to one interface mode, when it is the node's.
+	defaults, modeDefaults []func(*Config)
 	// present holds the key path of every key and table the file sets, with its spec.
 	present map[string]*spec
-	// positions holds, for an array whose elements did not all decode, the position in the file of
-	// each element kept: positions["peer[0].allowed_ips"][j] is where AllowedIPs[j] was written.
+	// positions holds, for every array of values, the position in the file of each element kept (they
+	// differ after an element that did not decode): positions["peer[0].allowed_ips"][j] is where
+	// AllowedIPs[j] was written.
 	positions map[string][]int
 }
 
@@ -22,11 +24,20 @@ type decoder struct {
 func decodeRoot(d *decoder, root map[string]any, path string) *Config {
 	c := &Config{Path: path}
 	decodeTable(&table{d: d, m: root}, c, schema)
-	for _, f := range d.defaults {
+	for _, f := range append(d.defaults, d.modeDefaults...) {
 		f(c)
 	}
 	checkRules(d, c)
 	return c
+}
+
+// elemKey returns the key path of element j of the decoded array at key, which is the element's
+// position in the file unless an earlier element was dropped.
+func (d *decoder) elemKey(key string, j int) string {
+	if pos, ok := d.positions[key]; ok && j < len(pos) {
+		j = pos[j]
+	}
+	return indexKey(key, j)
 }
 
 // allowedIndex returns, for each peer, the position in the file of each of its allowed_ips.

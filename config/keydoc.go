@@ -40,20 +40,27 @@ func Keys() []KeyDoc {
 }
 
 func typeText(s *spec) string {
+	t := s.typ
 	switch {
 	case s.required:
-		return s.typ + ", required"
+		t += ", required"
 	case s.when != "":
-		return s.typ + ", " + s.when
+		t += ", " + s.when
 	}
-	return s.typ
+	switch s.only {
+	case ModeTUN:
+		t += "; TUN mode only"
+	case ModeTAP:
+		t += "; TAP mode only"
+	}
+	return t
 }
 
 func defaultText(s *spec) string {
 	switch {
 	case s.def != "":
 		return s.def
-	case s.required || s.when != "" || s.shape == shapeTable && s.reload == reloadNA:
+	case s.required || s.shape == shapeTable && s.reload == reloadNA:
 		return "—"
 	case s.defValue != nil:
 		return "`" + tomlValue(s.defValue) + "`"

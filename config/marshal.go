@@ -15,7 +15,7 @@ func (c *Config) MarshalTOML() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
 	enc.Indent = ""
-	if err := enc.Encode(encodeTable(c, schema)); err != nil {
+	if err := enc.Encode(encodeTable(c, c, schema)); err != nil {
 		return nil, fmt.Errorf("encode configuration %s: %w", c.Path, err)
 	}
 	return buf.Bytes(), nil

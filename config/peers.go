@@ -5,8 +5,7 @@ import "net/netip"
 // checkPeers runs the rules that relate peers to each other and to the node: unique names, not the
 // node's own name, no destination claimed by two peers, no endpoint carried by its own tunnel, and some
 // way to connect at all.
-func checkPeers(r *report, c *Config, index [][]int) {
-	all := allAllowedIPs(c, index)
+func checkPeers(r *report, c *Config, all []allowedIP) {
 	checkPeerNames(r, c)
 	checkOverlaps(r, c, all)
 	checkEndpoints(r, c, all)

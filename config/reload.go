@@ -10,7 +10,7 @@ import "reflect"
 // position.
 func (c *Config) RestartKeys(next *Config) []string {
 	var keys []string
-	restartKeys(rootSpec.children, "", encodeTable(c, schema), encodeTable(next, schema), &keys)
+	restartKeys(rootSpec.children, "", encodeTable(c, c, schema), encodeTable(next, next, schema), &keys)
 	return keys
 }
 
@@ -22,6 +22,7 @@ func restartKeys(specs []*spec, prefix string, a, b map[string]any, keys *[]stri
 		va, inA := a[s.name]
 		vb, inB := b[s.name]
 		switch {
+		case !inA && !inB:
 		case inA != inB || s.shape == shapeKey:
 			if s.reload == reloadNo && (inA != inB || !reflect.DeepEqual(va, vb)) {
 				*keys = append(*keys, key)

@@ -39,6 +39,7 @@ type spec struct {
 	def      string // the docs' Default column when the default is not a fixed value ("@tlsvpn/<interface.name>")
 	defValue any    // the fixed default, as encoded for the file; nil when there is none
 	reload   reload
+	only     string // ModeTUN or ModeTAP: the key belongs to that interface mode and is an error in the other
 	example  string // a correct line to write, for messages: `mtu = 1500`
 	meaning  string // the docs' Meaning column (Markdown)
 	children []*spec
@@ -49,8 +50,8 @@ type entry[S any] interface {
 	spec() *spec
 	// decode reads the entry from t, the enclosing table, into s; problems go to t's decoder.
 	decode(t *table, s *S)
-	// encode returns the entry's TOML value for s; false leaves it out of the file.
-	encode(s *S) (any, bool)
+	// encode returns the entry's TOML value for s, part of c; false leaves it out of the file.
+	encode(s *S, c *Config) (any, bool)
 }
 
 // keyEntry is a key whose value is a T, stored in the S at get.
@@ -92,8 +93,14 @@ func (k *keyEntry[S, T]) decode(t *table, s *S) {
 		switch {
 		case k.s.required:
 			t.missing(k.s.name, k.s.example)
-		case k.dflt != nil:
+		case k.dflt != nil && k.s.only == "":
 			t.d.defaults = append(t.d.defaults, func(c *Config) { *ptr = k.dflt(c) })
+		case k.dflt != nil:
+			t.d.modeDefaults = append(t.d.modeDefaults, func(c *Config) {
+				if k.s.inMode(c) {
+					*ptr = k.dflt(c)
+				}
+			})
 		}
 		return
 	}
@@ -105,7 +112,15 @@ func (k *keyEntry[S, T]) decode(t *table, s *S) {
 	}
 }
 
-func (k *keyEntry[S, T]) encode(s *S) (any, bool) { return k.val.encode(*k.get(s)) }
+func (k *keyEntry[S, T]) encode(s *S, c *Config) (any, bool) {
+	if !k.s.inMode(c) {
+		return nil, false
+	}
+	return k.val.encode(*k.get(s))
+}
+
+// inMode reports whether the key belongs to c's interface mode.
+func (s *spec) inMode(c *Config) bool { return s.only == "" || s.only == c.Interface.Mode }
 
 // tableEntry is a [table] whose keys go into an S inside a P. A table that is always there (get) has
 // its defaults filled when the file leaves it out; an optional one (opt) stays nil then.
@@ -153,7 +168,7 @@ func (n *tableEntry[P, S]) decode(t *table, p *P) {
 	decodeTable(sub, s, n.children)
 }
 
-func (n *tableEntry[P, S]) encode(p *P) (any, bool) {
+func (n *tableEntry[P, S]) encode(p *P, c *Config) (any, bool) {
 	var s *S
 	if n.opt != nil {
 		s = *n.opt(p)
@@ -163,7 +178,7 @@ func (n *tableEntry[P, S]) encode(p *P) (any, bool) {
 	if s == nil {
 		return nil, false
 	}
-	return encodeTable(s, n.children), true
+	return encodeTable(s, c, n.children), true
 }
 
 // arrayEntry is an array of tables ([[name]] sections) whose elements are the S in a slice of P.
@@ -198,14 +213,14 @@ func (n *arrayEntry[P, S]) decode(t *table, p *P) {
 	}
 }
 
-func (n *arrayEntry[P, S]) encode(p *P) (any, bool) {
+func (n *arrayEntry[P, S]) encode(p *P, c *Config) (any, bool) {
 	list := *n.get(p)
 	if len(list) == 0 {
 		return nil, false
 	}
 	out := make([]map[string]any, len(list))
 	for i := range list {
-		out[i] = encodeTable(&list[i], n.children)
+		out[i] = encodeTable(&list[i], c, n.children)
 	}
 	return out, true
 }
@@ -222,12 +237,13 @@ func decodeTable[S any](t *table, s *S, children []entry[S]) {
 	}
 }
 
-// encodeTable returns the TOML table of s: every key the schema has, left out only when unset.
-func encodeTable[S any](s *S, children []entry[S]) map[string]any {
+// encodeTable returns the TOML table of s, part of c: every key the schema has, left out only when
+// unset or of the other interface mode.
+func encodeTable[S any](s *S, c *Config, children []entry[S]) map[string]any {
 	m := make(map[string]any, len(children))
-	for _, c := range children {
-		if v, ok := c.encode(s); ok {
-			m[c.spec().name] = v
+	for _, e := range children {
+		if v, ok := e.encode(s, c); ok {
+			m[e.spec().name] = v
 		}
 	}
 	return m

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -9,8 +10,10 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// everyKey sets every key of the schema, each to a value other than its default.
-const everyKey = `name = "Office-A"
+// everyKey holds configurations that together set every key of the schema, each key to a value
+// other than its default in at least one of them: a hub in TUN mode, a remote-access client, a node
+// in TAP mode.
+var everyKey = []string{`name = "Office-A"
 
 [tls]
 ca             = "pki/ca.pem"
@@ -35,17 +38,42 @@ socket = "/run/tlsvpn/a.sock"
 [transport]
 congestion_control = "bbr"
 
+[metrics]
+listen = "127.0.0.1:9100"
+
+[remote_access]
+pool       = ["100.64.8.0/22", "fd64:8::/64"]
+routes     = ["10.1.0.0/24", "fd01::/64"]
+dns        = ["10.1.0.53", "fd01::53"]
+domains    = ["corp.example", "example.com"]
+ca         = "pki/clients-ca.pem"
+leases     = "state/hq.leases"
+lease_time = "7d"
+nat        = true
+
+[[group]]
+name  = "admins"
+allow = ["10.1.0.0/24", "fd01::/64 tcp/22,443"]
+
+[[group]]
+name  = "Site Reliability"
+allow = ["10.1.0.0/24 icmp", "10.1.0.0/24 udp/5000-5100"]
+
 [[peer]]
 name        = "office-b"
 endpoint    = "gw-b.example:4433"
 allowed_ips = ["100.64.0.2/32", "10.2.0.0/24"]
 keepalive   = "2s"
+required    = true
 
 [[peer]]
 name        = "office-c"
 allowed_ips = ["10.3.0.0/24"]
 keepalive   = "1m30s"
-`
+`,
+	clientConfig + "required      = true\n",
+	strings.Replace(tapConfig, `mode = "tap"`, "mode = \"tap\"\nbridge = \"br0\"\nforward_between_peers = true", 1),
+}
 
 // walkSpecs calls f for every table and key of the schema below s with its path without indexes, and
 // the decoded values of that path in doc (one per [[array]] element).
@@ -71,29 +99,34 @@ func walkSpecs(s *spec, path string, values []any, f func(s *spec, path string, 
 }
 
 func TestEveryKeySurvivesMarshalAndParse(t *testing.T) {
-	c, err := parse([]byte(everyKey), testPath)
-	if err != nil {
-		t.Fatalf("everyKey does not parse: %v", err)
-	}
-	var doc map[string]any
-	if _, err := toml.Decode(everyKey, &doc); err != nil {
-		t.Fatal(err)
-	}
-	encoded := encodeTable(c, schema)
-	walkSpecs(rootSpec, "", []any{doc}, func(s *spec, path string, values []any) {
-		if len(values) == 0 {
-			t.Errorf("everyKey does not set %s; set it to a value other than its default", path)
+	set, changed := map[string]bool{}, map[string]bool{}
+	for n, text := range everyKey {
+		c, err := parse([]byte(text), testPath)
+		if err != nil {
+			t.Fatalf("everyKey[%d] does not parse: %v", n, err)
 		}
-	})
-	walkSpecs(rootSpec, "", []any{encoded}, func(s *spec, path string, values []any) {
-		for _, v := range values {
-			if s.defValue != nil && reflect.DeepEqual(v, s.defValue) {
-				t.Errorf("everyKey sets %s to its default %v; a round trip would not show a key that falls back to it", path, v)
+		var doc map[string]any
+		if _, err := toml.Decode(text, &doc); err != nil {
+			t.Fatal(err)
+		}
+		walkSpecs(rootSpec, "", []any{doc}, func(s *spec, path string, values []any) {
+			set[path] = set[path] || len(values) > 0
+		})
+		walkSpecs(rootSpec, "", []any{encodeTable(c, c, schema)}, func(s *spec, path string, values []any) {
+			for _, v := range values {
+				changed[path] = changed[path] || s.defValue == nil || !reflect.DeepEqual(v, s.defValue)
 			}
+		})
+		roundTrip(t, c)
+	}
+	walkSpecs(rootSpec, "", nil, func(s *spec, path string, _ []any) {
+		switch {
+		case !set[path]:
+			t.Errorf("no configuration of everyKey sets %s; set it to a value other than its default", path)
+		case !changed[path]:
+			t.Errorf("everyKey sets %s only to its default; a round trip would not show a key that falls back to it", path)
 		}
 	})
-
-	roundTrip(t, c)
 }
 
 // roundTrip fails the test unless parse -> MarshalTOML -> parse gives c back, and marshalling that
@@ -128,10 +161,7 @@ func TestEveryExampleIsAValueItsKeyAccepts(t *testing.T) {
 			if _, err := toml.Decode(s.example, &line); err != nil || len(line) != 1 || line[s.name] == nil {
 				t.Fatalf("example %q is not one TOML line setting %s: %v", s.example, s.name, err)
 			}
-			var doc map[string]any
-			if _, err := toml.Decode(everyKey, &doc); err != nil {
-				t.Fatal(err)
-			}
+			doc := configSetting(t, path)
 			table := doc
 			parts := strings.Split(path, ".")
 			for _, p := range parts[:len(parts)-1] {
@@ -158,6 +188,26 @@ func TestEveryExampleIsAValueItsKeyAccepts(t *testing.T) {
 	})
 }
 
+// configSetting returns the decoded document of the first configuration of everyKey that sets the
+// key at path.
+func configSetting(t *testing.T, path string) map[string]any {
+	for _, text := range everyKey {
+		var doc map[string]any
+		if _, err := toml.Decode(text, &doc); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		walkSpecs(rootSpec, "", []any{doc}, func(_ *spec, p string, values []any) {
+			found = found || p == path && len(values) > 0
+		})
+		if found {
+			return doc
+		}
+	}
+	t.Fatalf("no configuration of everyKey sets %s", path)
+	return nil
+}
+
 // smallest sets only the keys a node needs, each to a value other than everyKey's; it dials.
 const smallest = `name = "office-z"
 [tls]
@@ -172,36 +222,43 @@ endpoint    = "198.18.0.9:4433"
 allowed_ips = ["10.9.0.0/24"]
 `
 
-// TestRestartKeysFollowTheReloadColumn: a reload from the smallest configuration to everyKey, which
-// changes every key, names exactly the keys the docs mark "no" (those of [[peer]] by position).
+// TestRestartKeysFollowTheReloadColumn: reloads from the smallest configuration to each of everyKey,
+// which together change every key, name exactly the keys the docs mark "no" — those of [[peer]] by
+// position, and of an optional table only the table, which comes.
 func TestRestartKeysFollowTheReloadColumn(t *testing.T) {
 	old, err := parse([]byte(smallest), testPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := parse([]byte(everyKey), testPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, k := range Keys() {
-		if k.Reload != "no" {
-			continue
+	got := map[string]bool{}
+	for _, text := range everyKey {
+		next, err := parse([]byte(text), testPath)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, k := range old.RestartKeys(next) {
+			got[k] = true
+		}
+	}
+	optional := map[string]bool{}
+	want := map[string]bool{}
+	for _, k := range Keys() {
 		key := strings.Trim(k.Key, "[]")
+		if strings.HasPrefix(k.Key, "[") && !strings.HasPrefix(k.Key, "[[") && k.Reload != "—" {
+			optional[key] = true
+		}
+		if table, _, ok := strings.Cut(key, "."); ok && optional[table] {
+			continue // the table is named
+		}
 		if rest, ok := strings.CutPrefix(key, "peer."); ok {
 			key = "peer[0]." + rest
 		}
-		if key == "listen.address" { // [listen] itself comes and goes
-			continue
+		if k.Reload == "no" {
+			want[key] = true
 		}
-		want = append(want, key)
 	}
-	got := old.RestartKeys(next)
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("RestartKeys = %v\nwant the keys marked \"no\": %v", got, want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("RestartKeys named %v\nwant the keys marked \"no\": %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 	}
 }
 

@@ -34,7 +34,15 @@ func (t *table) where() string {
 // missing records that a required key is absent; example shows the line to add. The problem is
 // reported on the line of t's header.
 func (t *table) missing(name, example string) {
-	t.d.r.addAtf(t.key(name), t.path, "missing; add %s %s", example, t.where())
+	t.missingBecause(name, example, "")
+}
+
+// missingBecause is missing for a key that only some nodes need; why says why this one does.
+func (t *table) missingBecause(name, example, why string) {
+	if why != "" {
+		why = " (" + why + ")"
+	}
+	t.d.r.addAtf(t.key(name), t.path, "missing; add %s %s%s", example, t.where(), why)
 }
 
 // unknown records every key of t that is not one of known, with a suggestion when one is close.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tlsvpn/tlsvpn/internal/acl"
 	"github.com/tlsvpn/tlsvpn/internal/netparse"
 )
 
@@ -149,7 +150,50 @@ func checkCongestion(s string) string {
 func reason(err error) string { return netparse.Reason(err) }
 
 // routes is the codec of prefixes routed somewhere: host bits are an error.
-var routes = prefixList(func(v value) (netip.Prefix, bool) { return prefix(v, false, "10.2.0.0/24") })
+var routes = stringList(func(s string) (netip.Prefix, string) {
+	p, err := netparse.Prefix(s, false, "10.2.0.0/24")
+	if err != nil {
+		return p, err.Error()
+	}
+	return p, ""
+}, netip.Prefix.String)
+
+// hosts is the codec of IP addresses of hosts (DNS servers).
+var hosts = stringList(func(s string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return a, fmt.Sprintf("%q is not an IP address (%s); write one like \"10.1.0.53\" or \"fd01::53\"", s, reason(err))
+	case a.Zone() != "" || a.IsUnspecified() || a.IsMulticast():
+		return a, fmt.Sprintf("%s is not a host's unicast address; write the address of a server, like \"10.1.0.53\"", s)
+	}
+	return a, ""
+}, netip.Addr.String)
+
+// domains is the codec of DNS domains (search domains).
+var domains = stringList(func(s string) (string, string) {
+	if err := netparse.DNSName(s); err != nil {
+		return "", fmt.Sprintf("%q is not a DNS domain (%v); write it like \"corp.example\", without a trailing dot", s, err)
+	}
+	return s, ""
+}, func(s string) string { return s })
+
+// rules is the codec of a group's allow list.
+var rules = stringList(func(s string) (acl.Rule, string) {
+	r, err := acl.ParseRule(s)
+	if err != nil {
+		return r, err.Error()
+	}
+	return r, ""
+}, acl.Rule.String)
+
+// groupName is the codec of a group's name.
+var groupName = text(func(s string) string {
+	if err := acl.CheckGroupName(s); err != nil {
+		return err.Error()
+	}
+	return ""
+})
 
 // addresses is the codec of interface addresses: prefixes whose host bits are the address, each
 // address once.
@@ -173,7 +217,7 @@ var addresses = codec[[]netip.Prefix]{
 			return p, true
 		})
 	},
-	encode: encodeTexts[netip.Prefix],
+	encode: routes.encode,
 }
 
 // congestion is the codec of [transport] congestion_control: "system" is kept as "", the host's
