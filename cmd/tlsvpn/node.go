@@ -51,6 +51,9 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseUnbuilt(cfg); err != nil {
+		return nil, err
+	}
 	for _, w := range warnings {
 		log.Warn("configuration", "warning", w.String())
 	}
@@ -206,6 +209,9 @@ func (n *node) checkHealth() {
 func (n *node) apply(ctx context.Context) error {
 	cfg, warnings, err := config.Load(n.boot.Path)
 	if err != nil {
+		return err
+	}
+	if err := refuseUnbuilt(cfg); err != nil {
 		return err
 	}
 	for _, w := range warnings {
