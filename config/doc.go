@@ -1,7 +1,7 @@
 // Package config reads a tlsvpn configuration file (TOML) into a validated Config and runs every check
 // behind `tlsvpn check`.
 //
-// It works in two halves, as DESIGN.md asks:
+// It works in two halves:
 //
 //   - Parse reads the file, decodes it and validates every value: key names, types, prefixes, names,
 //     addresses, the rules that tie peers together. It touches no other file.
@@ -18,3 +18,5 @@
 // All functions are safe for concurrent use; a returned *Config is never modified by this package and may
 // be shared read-only between goroutines.
 package config
+
+//go:generate go run ./internal/gendoc ../docs/config.md

@@ -52,6 +52,9 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseUnbuilt(cfg); err != nil {
+		return nil, err
+	}
 	for _, w := range warnings {
 		log.Warn("configuration", "warning", w.String())
 	}
@@ -204,6 +207,9 @@ func (n *node) apply(ctx context.Context) error {
 	// The credentials in force guard against a CRL rollback.
 	cfg, warnings, err := config.Loader{InForce: n.hs.Credentials()}.Load(n.boot.Path)
 	if err != nil {
+		return err
+	}
+	if err := refuseUnbuilt(cfg); err != nil {
 		return err
 	}
 	for _, w := range warnings {
