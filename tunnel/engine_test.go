@@ -102,7 +102,7 @@ func waitConnected(t testing.TB, s *site, peer string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if p := s.eng.peer(peer); p != nil && p.current() != nil {
+		if p := s.eng.peers.get(peer); p != nil && p.current() != nil {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -151,7 +151,7 @@ func TestPacketsCrossBothWays(t *testing.T) {
 // (small packets of a flow that sends large ones stay in the bulk queue).
 func TestOneFlowKeepsItsOrder(t *testing.T) {
 	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
-	pair(t, devA, devB)
+	a, _ := pair(t, devA, devB)
 	const n = 3000
 	go func() {
 		for i := range n {
@@ -167,7 +167,8 @@ func TestOneFlowKeepsItsOrder(t *testing.T) {
 	for want := range n {
 		got := recv(t, devB)
 		if i := binary.BigEndian.Uint32(got[udpPayload:]); int(i) != want {
-			t.Fatalf("packet %d arrived where %d was due (dropped copies: %d)", i, want, devB.WrittenDropped())
+			t.Fatalf("packet %d arrived where %d was due (dropped copies: %d; drops at the sender: %v)",
+				i, want, devB.WrittenDropped(), a.eng.Status().Peers[0].Drops)
 		}
 	}
 }
@@ -229,18 +230,18 @@ func TestRestartedPeerReplacesItsConnection(t *testing.T) {
 		}
 	})
 	waitConnected(t, a, "office-b")
-	first := a.eng.peer("office-b").current()
+	first := a.eng.peers.get("office-b").current()
 
 	// The restarted office-b (new boot id) replaces the first connection.
 	devB2 := netiftest.New("b2", 1500, netif.AllOffloads)
 	newSite(t, f, "office-b", devB2, peerB, false)
-	waitFor(t, func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != first })
+	waitFor(t, func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
 	pkt := netiftest.IPv4UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("to the new one"))
 	devA.Inject(pkt)
 	if got := recv(t, devB2); !bytes.Equal(got[netif.VirtioHdrLen:], pkt) {
 		t.Fatal("packet did not reach the new process")
 	}
-	waitFor(t, func() bool { return b1.eng.peer("office-a").current() == nil })
+	waitFor(t, func() bool { return b1.eng.peers.get("office-a").current() == nil })
 }
 
 func TestCloseLeavesNoGoroutine(t *testing.T) {
@@ -264,7 +265,7 @@ func TestRefusedPeerNeverConnects(t *testing.T) {
 	// b's dialer retries with backoff; a refuses each time.
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
-		if a.eng.peer("office-b").current() != nil {
+		if a.eng.peers.get("office-b").current() != nil {
 			t.Fatal("a peer from another CA was connected")
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -293,11 +294,7 @@ func TestOneHostCannotHoldEveryHandshakeSlot(t *testing.T) {
 		}
 		t.Cleanup(func() { c.Close() })
 	}
-	waitFor(t, func() bool {
-		a.eng.hsMu.Lock()
-		defer a.eng.hsMu.Unlock()
-		return a.eng.hsTotal == maxHandshakesPerIP
-	})
+	waitFor(t, func() bool { return a.eng.admit.inProgress() == maxHandshakesPerIP })
 	// One more from the same address is closed at once.
 	c, err := net.Dial("tcp", a.ln.Addr().String())
 	if err != nil {
@@ -338,14 +335,14 @@ func TestNodesDialingEachOtherSettleOnOneConnection(t *testing.T) {
 	// one dialed by office-a, whose name sorts first. (Until the second
 	// handshake completes, the nodes may briefly share the other one.)
 	settled := func() bool {
-		ca, cb := a.peer("office-b").current(), b.peer("office-a").current()
+		ca, cb := a.peers.get("office-b").current(), b.peers.get("office-a").current()
 		return ca != nil && cb != nil && a.Status().Peers[0].State == "connected" && b.Status().Peers[0].State == "connected" &&
 			ca.st.Conn.LocalAddr().String() == cb.st.Conn.RemoteAddr().String() && ca.sess.Dialed
 	}
 	waitFor(t, settled)
-	first := a.peer("office-b").current()
+	first := a.peers.get("office-b").current()
 	time.Sleep(500 * time.Millisecond) // nothing may replace it afterwards
-	if !settled() || a.peer("office-b").current() != first {
+	if !settled() || a.peers.get("office-b").current() != first {
 		t.Fatalf("the nodes did not keep one connection: a %+v, b %+v", a.Status().Peers[0], b.Status().Peers[0])
 	}
 }

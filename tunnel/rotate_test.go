@@ -72,12 +72,12 @@ func TestRotationLosesNothing(t *testing.T) {
 					t.Logf("A: %+v\nB: %+v\nB written dropped: %d", a.eng.Status(), b.eng.Status(), devB.WrittenDropped())
 				}
 			})
-			before := a.eng.peer("office-b").current()
+			before := a.eng.peers.get("office-b").current()
 			wait := stream(t, devA, devB, 2000, 100*time.Microsecond)
 			time.Sleep(20 * time.Millisecond) // rotate in the middle of the stream
 			tc.rotator(a, b).RotateAll("test")
 			wait()
-			waitFor(t, func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != before })
+			waitFor(t, func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != before })
 			if ps := a.eng.Status().Peers[0]; ps.RotatedAt == nil {
 				t.Fatalf("status does not show the rotation: %+v", ps)
 			}
@@ -92,8 +92,8 @@ func TestConnectionsRotateAtMaximumAge(t *testing.T) {
 	a := newSiteWith(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}, Keepalive: 100 * time.Millisecond}, true, nil, young)
 	newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: 100 * time.Millisecond}, false, nil, young)
 	waitConnected(t, a, "office-b")
-	first := a.eng.peer("office-b").current()
-	waitFor(t, func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != first })
+	first := a.eng.peers.get("office-b").current()
+	waitFor(t, func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
 	stream(t, devA, devB, 100, 0)()
 }
 
@@ -123,9 +123,9 @@ func TestConnectionsRotateAtTheRecordLimit(t *testing.T) {
 			a := newSiteWith(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}, Keepalive: time.Hour}, true, nil, limit("a"))
 			newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: time.Hour}, false, nil, limit("b"))
 			waitConnected(t, a, "office-b")
-			first := a.eng.peer("office-b").current()
+			first := a.eng.peers.get("office-b").current()
 			stream(t, devA, devB, 1000, 200*time.Microsecond)()
-			waitFor(t, func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != first })
+			waitFor(t, func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
 		})
 	}
 }
@@ -140,7 +140,7 @@ func TestExpiredPeerIsClosedAtExpiry(t *testing.T) {
 	cr := f.Credentials(short)
 	newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}}, false, cr, nil)
 	waitConnected(t, a, "office-b")
-	waitFor(t, func() bool { return a.eng.peer("office-b").current() == nil })
+	waitFor(t, func() bool { return a.eng.peers.get("office-b").current() == nil })
 	late := time.Since(short.Cert.NotAfter) // x509 keeps whole seconds
 	t.Logf("tunnel closed %v after the peer certificate expired", late.Round(time.Millisecond))
 	if late < 0 {
@@ -148,7 +148,7 @@ func TestExpiredPeerIsClosedAtExpiry(t *testing.T) {
 	}
 	// Redials are refused now: the peer stays disconnected.
 	time.Sleep(300 * time.Millisecond)
-	if a.eng.peer("office-b").current() != nil {
+	if a.eng.peers.get("office-b").current() != nil {
 		t.Fatal("a peer with an expired certificate connected again")
 	}
 }
