@@ -58,7 +58,7 @@ type Info struct {
 	// the fragment header. In a truncated quote it may be an extension
 	// header the walk could not pass.
 	Proto uint8
-	L4Off int // offset of the transport header (IPv4: IHL*4)
+	L4Off int // offset of the transport header (IPv4: IHL*4); in a LaterFragment, of its data
 	Frag  Fragment
 
 	// HasL4 says the transport fields below were read: TCP, UDP, ICMP in
