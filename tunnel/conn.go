@@ -92,7 +92,7 @@ type heard struct {
 func newConn(e *Engine, p *peer, s *handshake.Session) *conn {
 	c := &conn{
 		e: e, p: p, sess: s, st: s.Stream,
-		accept: offloadFromNames(s.Remote.GSO), since: time.Now(), ka: p.policy().keepalive,
+		accept: netif.OffloadFromNames(s.Remote.GSO), since: time.Now(), ka: p.policy().keepalive,
 	}
 	c.life.leave = make(chan wire.CloseReason, 1)
 	c.life.dead = make(chan struct{})

@@ -46,10 +46,10 @@ func (t *tun) set(want netif.Offload, log *slog.Logger) {
 		return
 	}
 	if err := t.SetOffload(want); err != nil {
-		log.Error("set TUN offloads", "offload", offloadNames(want), "err", err)
+		log.Error("set TUN offloads", "offload", want.Names(), "err", err)
 		return
 	}
-	log.Info("TUN offloads changed", "offload", offloadNames(want))
+	log.Info("TUN offloads changed", "offload", want.Names())
 	t.now = want
 }
 
@@ -58,33 +58,4 @@ func (t *tun) offloadNow() netif.Offload {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.now
-}
-
-// offloadBits names the GSO types in the parameter exchange
-// (docs/protocol.md, "Parameters") and in status.
-var offloadBits = []struct {
-	o    netif.Offload
-	name string
-}{{netif.OffloadTCPv4, "tcpv4"}, {netif.OffloadTCPv6, "tcpv6"}, {netif.OffloadUDP, "udp"}}
-
-func offloadNames(o netif.Offload) []string {
-	names := []string{}
-	for _, b := range offloadBits {
-		if o&b.o != 0 {
-			names = append(names, b.name)
-		}
-	}
-	return names
-}
-
-func offloadFromNames(names []string) netif.Offload {
-	var o netif.Offload
-	for _, n := range names {
-		for _, b := range offloadBits {
-			if n == b.name {
-				o |= b.o
-			}
-		}
-	}
-	return o
 }

@@ -173,6 +173,6 @@ func (e *Engine) Close() error {
 func (e *Engine) params(purpose handshake.Purpose) handshake.Params {
 	return handshake.Params{
 		Version: handshake.ProtocolVersion, BootID: e.bootID, MTU: e.dev.mtu,
-		GSO: offloadNames(e.dev.accept), Purpose: purpose,
+		GSO: e.dev.accept.Names(), Purpose: purpose,
 	}
 }

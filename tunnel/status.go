@@ -43,7 +43,7 @@ type Status struct {
 
 // Status reports every configured peer, sorted by name.
 func (e *Engine) Status() Status {
-	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: offloadNames(e.dev.offloadNow())}
+	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.dev.offloadNow().Names()}
 	for _, p := range e.peers.list() {
 		st.Peers = append(st.Peers, p.status())
 	}
