@@ -2,7 +2,10 @@
 
 package netif
 
-import "net/netip"
+import (
+	"context"
+	"net/netip"
+)
 
 // TUN is the Linux TUN device; elsewhere it cannot be created.
 type TUN struct{}
@@ -49,3 +52,15 @@ type Split struct{ *TUN }
 
 // NewSplit wraps t.
 func NewSplit(t *TUN) *Split { return &Split{t} }
+
+// ResolvedLink is the Linux systemd-resolved client; elsewhere it does nothing.
+type ResolvedLink struct{}
+
+// NewResolvedLink returns a ResolvedLink whose methods return ErrUnsupported.
+func NewResolvedLink(ifindex int, bus string) *ResolvedLink { return &ResolvedLink{} }
+
+// Apply returns ErrUnsupported outside Linux.
+func (l *ResolvedLink) Apply(ctx context.Context, c DNSConfig) error { return ErrUnsupported }
+
+// Revert returns ErrUnsupported outside Linux.
+func (l *ResolvedLink) Revert(ctx context.Context) error { return ErrUnsupported }

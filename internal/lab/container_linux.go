@@ -142,7 +142,7 @@ func startLocked(cmd *exec.Cmd, done chan<- struct{}) error {
 // root, which stays untouched and may be shared by many containers at once.
 func nspawnArgs(root, name string, o BootOptions) ([]string, error) {
 	args := []string{"--boot", "--keep-unit", "--register=no", "--private-network",
-		"--volatile=overlay", "--link-journal=no", "--console=read-only",
+		"--volatile=overlay", "--link-journal=no", "--console=read-only", "--setenv=SYSTEMD_COLORS=0",
 		"--machine=" + name, "--directory=" + root}
 	hosts := make([]string, 0, len(o.ReadOnlyBinds))
 	for h := range o.ReadOnlyBinds {
