@@ -18,9 +18,13 @@ const cgroupRoot = "/sys/fs/cgroup"
 
 // cgroup is one cgroup of our own, made in every hierarchy that tracks
 // processes: the unified (v2) one and, on a hybrid or legacy host, systemd's
-// named v1 hierarchy. A container runs in one, so that its systemd manages
-// its units below it: two containers left in the same cgroup would share
-// their unit cgroups, and one stopping dbus.service would kill the other's.
+// named v1 hierarchy. A container runs in one, and its systemd makes its
+// unit cgroups below it. Without it, systemd-nspawn --keep-unit puts every
+// container in one "payload" cgroup beside this process: the unit cgroups of
+// concurrent containers mix (one systemd-resolved.service cgroup holds the
+// resolved of each, muddling what each systemd sees as its unit's processes)
+// and stay behind when the containers are gone. With it, Close also finds
+// and kills whatever is left by cgroup.
 type cgroup struct {
 	dirs    []string // the cgroup's folder in each hierarchy
 	unified string   // the one in the v2 hierarchy; "" when there is none

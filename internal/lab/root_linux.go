@@ -41,7 +41,7 @@ var RootPackages = []string{"systemd", "systemd-sysv", "dbus", "iproute2", "syst
 // Bounds of the root build.
 const (
 	rootBuildAttempts = 3                // debootstrap runs (the mirror may fail once)
-	rootBuildTimeout  = 20 * time.Minute // one debootstrap run
+	rootBuildTimeout  = 10 * time.Minute // one debootstrap run (4 minutes on a busy 2-core machine)
 )
 
 // rootOnce remembers the root this process found or built.
