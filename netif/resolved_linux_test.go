@@ -74,6 +74,7 @@ func checkLink(t *testing.T, c *lab.Container, when string, want map[string]stri
 }
 
 func TestResolvedLinkSetsDNSInSystemdResolvedAndRevertsIt(t *testing.T) {
+	t.Parallel()
 	c, _, link := resolvedLink(t)
 	ctx := context.Background()
 	defaults := map[string]string{
@@ -120,6 +121,7 @@ func TestResolvedLinkSetsDNSInSystemdResolvedAndRevertsIt(t *testing.T) {
 }
 
 func TestResolvedLinkLeavesNothingHalfSetWhenAStepFails(t *testing.T) {
+	t.Parallel()
 	c, _, link := resolvedLink(t)
 	llmnr := linkSetting(t, c, "llmnr", dnsDev)
 	err := link.Apply(context.Background(), netif.DNSConfig{
@@ -135,6 +137,7 @@ func TestResolvedLinkLeavesNothingHalfSetWhenAStepFails(t *testing.T) {
 }
 
 func TestResolvedLinkForAnInterfaceThatIsGone(t *testing.T) {
+	t.Parallel()
 	c, _, link := resolvedLink(t)
 	ctx := context.Background()
 	if err := link.Apply(ctx, netif.DNSConfig{Servers: []netip.Addr{netip.MustParseAddr("10.1.0.53")}}); err != nil {
@@ -154,6 +157,7 @@ func TestResolvedLinkForAnInterfaceThatIsGone(t *testing.T) {
 }
 
 func TestResolvedLinkWithoutResolvedSaysDNSWasNotApplied(t *testing.T) {
+	t.Parallel()
 	cfg := netif.DNSConfig{Servers: []netip.Addr{netip.MustParseAddr("10.1.0.53")}, Domains: []string{"corp.example"}}
 	ctx := context.Background()
 

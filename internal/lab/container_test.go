@@ -13,6 +13,7 @@ import (
 )
 
 func TestContainerBootsARealSystemdWithBusAndResolved(t *testing.T) {
+	t.Parallel()
 	c := Boot(t, BootOptions{})
 	out, err := c.Run("cat", "/proc/1/comm")
 	if err != nil || strings.TrimSpace(out) != "systemd" {
@@ -32,6 +33,7 @@ func TestContainerBootsARealSystemdWithBusAndResolved(t *testing.T) {
 }
 
 func TestContainerRunReportsOutputOfAFailingCommand(t *testing.T) {
+	t.Parallel()
 	c := Boot(t, BootOptions{})
 	_, err := c.Run("sh", "-c", "echo something broke; exit 3")
 	if err == nil || !strings.Contains(err.Error(), "something broke") {
@@ -44,6 +46,7 @@ func TestContainerRunReportsOutputOfAFailingCommand(t *testing.T) {
 }
 
 func TestJournalReadsTheMessagesOfAUnit(t *testing.T) {
+	t.Parallel()
 	c := Boot(t, BootOptions{})
 	marker := fmt.Sprintf("journal-marker-%d", time.Now().UnixNano())
 	if _, err := c.Run("systemd-run", "--unit=tvjournal", "--wait", "--quiet", "echo", marker); err != nil {
@@ -63,6 +66,7 @@ func TestJournalReadsTheMessagesOfAUnit(t *testing.T) {
 }
 
 func TestJoinVethMakesTheContainerPingableBothWays(t *testing.T) {
+	t.Parallel()
 	topo := New(t, Options{})
 	c := Boot(t, BootOptions{})
 	v, err := c.JoinVeth(topo, Veth{
@@ -88,6 +92,7 @@ func TestJoinVethMakesTheContainerPingableBothWays(t *testing.T) {
 }
 
 func TestJoinVethRefusesANamespaceOutsideTheTopology(t *testing.T) {
+	t.Parallel()
 	topo := New(t, Options{})
 	c := Boot(t, BootOptions{})
 	if _, err := c.JoinVeth(topo, Veth{NS: "default"}); err == nil {
@@ -96,6 +101,7 @@ func TestJoinVethRefusesANamespaceOutsideTheTopology(t *testing.T) {
 }
 
 func TestFilesWrittenInAContainerStayInIt(t *testing.T) {
+	t.Parallel()
 	a := Boot(t, BootOptions{})
 	b := Boot(t, BootOptions{})
 	if err := a.WriteFile("/etc/tlsvpn/test.toml", []byte("name = \"a\"\n"), 0o600); err != nil {
@@ -130,6 +136,7 @@ func TestFilesWrittenInAContainerStayInIt(t *testing.T) {
 }
 
 func TestReadOnlyBindShowsAHostFile(t *testing.T) {
+	t.Parallel()
 	host := filepath.Join(t.TempDir(), "tool")
 	if err := os.WriteFile(host, []byte("#!/bin/sh\necho bound\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -144,6 +151,7 @@ func TestReadOnlyBindShowsAHostFile(t *testing.T) {
 }
 
 func TestInstallPackagesBringsInWhatTheRootLacks(t *testing.T) {
+	t.Parallel()
 	c := Boot(t, BootOptions{})
 	if _, err := c.Run("test", "-x", "/usr/bin/kill"); err == nil {
 		t.Fatal("the root has /usr/bin/kill already: pick another package for this test")
@@ -167,6 +175,7 @@ func TestInstallPackagesBringsInWhatTheRootLacks(t *testing.T) {
 }
 
 func TestEachContainerKeepsItsUnitsInACgroupOfItsOwn(t *testing.T) {
+	t.Parallel()
 	a := Boot(t, BootOptions{})
 	b := Boot(t, BootOptions{})
 	resolved := make(map[int]string) // pid → container
@@ -207,6 +216,7 @@ func unitPids(t *testing.T, dir, unit string) []int {
 }
 
 func TestCloseLeavesNoProcessMountCgroupOrNetworkBehind(t *testing.T) {
+	t.Parallel()
 	topo := New(t, Options{})
 	c := Boot(t, BootOptions{})
 	if _, err := c.JoinVeth(topo, Veth{NS: topo.GwA}); err != nil {
