@@ -44,6 +44,8 @@ certificates and the CRL. Under systemd it reports READY, RELOADING and STOPPING
 	}
 	configFlag(c, &path)
 	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	c.RegisterFlagCompletionFunc("log-level",
+		cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (for developers)")
 	c.Flags().MarkHidden("cpuprofile")
 	return c
