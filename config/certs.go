@@ -20,6 +20,9 @@ func (c *checker) readTLS() trust.Input {
 	if in.Key.Data != nil {
 		c.checkKeyMode(t.Key)
 	}
+	if ra := c.cfg.RemoteAccess; ra != nil {
+		in.Clients = c.source("remote_access.ca", ra.CA)
+	}
 	for i, path := range t.CRLs {
 		in.CRLs = append(in.CRLs, c.source(c.crlKey(i), path))
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/acl"
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
@@ -38,19 +39,32 @@ const (
 	// DefaultRotateAfter and MinRotateAfter bound [tls] rotate_after.
 	DefaultRotateAfter = time.Hour
 	MinRotateAfter     = 10 * time.Second
+
+	ModeTUN = "tun" // [interface] mode: an IP (layer 3) device, the default
+	ModeTAP = "tap" // [interface] mode: an Ethernet (layer 2) device
+
+	// DefaultLeaseDir holds a hub's leases file when [remote_access] leases is not set: <name>.leases.
+	DefaultLeaseDir = "/var/lib/tlsvpn"
+	// DefaultLeaseTime and MinLeaseTime bound [remote_access] lease_time.
+	DefaultLeaseTime = 30 * 24 * time.Hour
+	MinLeaseTime     = time.Minute
 )
 
 // Config is a validated configuration. Parse and Load return it only when it has no problem; it is
 // never modified afterwards, so it may be read from several goroutines at once.
 type Config struct {
 	Path      string // absolute path of the file
-	Name      string // this node's identity: a DNS SAN of TLS.Cert
+	Name      string // this node's identity: a DNS SAN of TLS.Cert, lower-case
 	TLS       TLS
 	Interface Interface
 	Listen    *Listen // nil when there is no [listen]
 	Control   Control
 	Transport Transport
-	Peers     []Peer
+	Metrics   *Metrics // nil when there is no [metrics]
+	// RemoteAccess makes the node a hub for dial-in clients; nil when there is no [remote_access].
+	RemoteAccess *RemoteAccess
+	Groups       []Group // the [[group]]s of a hub's clients
+	Peers        []Peer
 
 	// Credentials are the certificates, key and CRLs the [tls] files hold, loaded and checked by Load
 	// (nil from Parse): the node starts from these, never from a second read.
@@ -59,10 +73,11 @@ type Config struct {
 
 // TLS holds absolute paths (relative ones in the file are resolved against the file's folder).
 type TLS struct {
-	CA   string   // trust anchors, PEM
-	Cert string   // own certificate, PEM, optionally followed by intermediates
-	Key  string   // own private key, PEM, mode 0600
-	CRLs []string // certificate revocation lists (PEM or DER; a file may hold several); none when unset
+	CA   string // trust anchors, PEM
+	Cert string // own certificate, PEM, optionally followed by intermediates
+	Key  string // own private key, PEM, mode 0600
+	// CRLs are the certificate revocation lists' files (PEM or DER); nil when there are none.
+	CRLs []string
 
 	// ExpiryWarning is how long before expiry a certificate (own, CA or a
 	// peer's) or the CRL's next update is warned about; default 21 days.
@@ -72,12 +87,19 @@ type TLS struct {
 	RotateAfter time.Duration
 }
 
-// Interface is the TUN interface of the node.
+// Interface is the TUN or TAP interface of the node.
 type Interface struct {
-	Name      string         // default "tlsvpn0", at most 15 characters
-	Addresses []netip.Prefix // interface addresses; host bits allowed (100.64.0.1/24)
-	MTU       int            // default 1500, 1280..65535
-	Offload   string         // OffloadAuto (default), OffloadSplit or OffloadOff
+	Name string // default "tlsvpn0", at most 15 characters
+	Mode string // ModeTUN (default) or ModeTAP
+	// Addresses are the interface's addresses, host bits allowed (100.64.0.1/24). None on a
+	// remote-access client (its hub leases them) and possibly none in TAP mode.
+	Addresses []netip.Prefix
+	MTU       int    // default 1500, 1280..65535
+	Offload   string // TUN: OffloadAuto (default), OffloadSplit or OffloadOff; "" in TAP mode
+	Bridge    string // TAP: an existing bridge to attach the device to; "" for none
+	// ForwardBetweenPeers (TAP) forwards frames from one peer to the others (the hub of a star);
+	// otherwise frames from a peer go to the local device only.
+	ForwardBetweenPeers bool
 }
 
 // Listen is where the node accepts peers.
@@ -88,6 +110,31 @@ type Listen struct {
 // Control is the local control socket answered for `tlsvpn status`.
 type Control struct {
 	Socket string // a path, or "@name" for an abstract socket; default "@tlsvpn/<interface name>"
+}
+
+// Metrics is where Prometheus metrics are served, at /metrics.
+type Metrics struct {
+	Listen string // host:port, host an IP literal or empty (all addresses)
+}
+
+// RemoteAccess is a hub's [remote_access]: it leases addresses to dial-in clients, which are not
+// configured one by one but identified by their certificates (docs/config.md).
+type RemoteAccess struct {
+	Pool      []netip.Prefix // at most one IPv4 and one IPv6 prefix; each client gets one address of each
+	Routes    []netip.Prefix // pushed to clients, routed by them into the tunnel
+	DNS       []netip.Addr   // pushed DNS servers
+	Domains   []string       // pushed search domains
+	CA        string         // trust anchors for clients (absolute path); TLS.CA unless set
+	Leases    string         // the leases file (absolute path); DefaultLeaseDir/<name>.leases unless set
+	LeaseTime time.Duration  // an unused lease is reclaimed after this; DefaultLeaseTime unless set
+	NAT       bool           // masquerade clients' traffic leaving the hub
+}
+
+// Group is one [[group]]: the destinations its clients may reach. A client is in a group when an OU
+// of its certificate's subject is the group's name, exactly.
+type Group struct {
+	Name  string
+	Allow []acl.Rule
 }
 
 // Transport tunes the TCP connections that carry the tunnel.
@@ -104,6 +151,12 @@ type Peer struct {
 	Endpoint   string         // "" when not set; host:port, host may be a DNS name (not resolved here)
 	AllowedIPs []netip.Prefix // destinations routed to the peer and the inner sources accepted from it
 	Keepalive  time.Duration  // default 10s, at least 1s
+	// RemoteAccess marks the hub this node is a remote-access client of: it takes its addresses,
+	// routes and DNS from the lease the peer pushes. At most one peer; it has no AllowedIPs.
+	RemoteAccess bool
+	// Required peers must be connected (a remote-access peer: its lease applied) before the node
+	// tells systemd it is ready.
+	Required bool
 }
 
 // Routes returns every peer's allowed_ips that is not covered by one of the interface's own prefixes
@@ -143,6 +196,15 @@ func (c *Config) Dials() bool {
 
 // Listens reports whether the node accepts peers ([listen] is present).
 func (c *Config) Listens() bool { return c.Listen != nil }
+
+// IsClient reports whether the node is a remote-access client (one of its peers is marked
+// remote_access).
+func (c *Config) IsClient() bool {
+	return slices.ContainsFunc(c.Peers, func(p Peer) bool { return p.RemoteAccess })
+}
+
+// IsHub reports whether the node accepts remote-access clients ([remote_access] is present).
+func (c *Config) IsHub() bool { return c.RemoteAccess != nil }
 
 // Peer returns the peer with the given name, compared without regard to case as DNS names are, or nil.
 // The pointer refers into c.Peers and must not be modified.

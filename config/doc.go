@@ -18,3 +18,5 @@
 // All functions are safe for concurrent use; a returned *Config is never modified by this package and may
 // be shared read-only between goroutines.
 package config
+
+//go:generate go run ./internal/gendoc ../docs/config.md

@@ -85,6 +85,11 @@ func (r *report) addAtf(key, lineKey, format string, args ...any) {
 	})
 }
 
+// has reports whether a problem at key is recorded.
+func (r *report) has(key string) bool {
+	return slices.ContainsFunc(r.probs, func(p Problem) bool { return p.Key == key })
+}
+
 // err returns the collected problems as an *Error, or nil when there are none.
 func (r *report) err() error {
 	if len(r.probs) == 0 {

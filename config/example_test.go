@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestTheExamplesMatchTheTestTopology(t *testing.T) {
 			TLS: TLS{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "office-a.pem"),
 				Key: filepath.Join(pki, "office-a.key"), CRLs: []string{filepath.Join(pki, "crl.pem")},
 				ExpiryWarning: ExpiryWarning, RotateAfter: DefaultRotateAfter},
-			Interface: Interface{Name: "tlsvpn0", Addresses: prefixes(t, "100.64.0.1/24", "fd64::1/64"), MTU: 1500, Offload: "auto"},
+			Interface: Interface{Name: "tlsvpn0", Mode: ModeTUN, Addresses: prefixes(t, "100.64.0.1/24", "fd64::1/64"), MTU: 1500, Offload: "auto"},
 			Listen:    &Listen{Address: "0.0.0.0:4433"},
 			Control:   Control{Socket: "@tlsvpn/tlsvpn0"},
 			Transport: Transport{CongestionControl: DefaultCongestionControl},
@@ -47,7 +48,7 @@ func TestTheExamplesMatchTheTestTopology(t *testing.T) {
 			TLS: TLS{CA: filepath.Join(pki, "ca.pem"), Cert: filepath.Join(pki, "office-b.pem"),
 				Key: filepath.Join(pki, "office-b.key"), CRLs: []string{filepath.Join(pki, "crl.pem")},
 				ExpiryWarning: ExpiryWarning, RotateAfter: DefaultRotateAfter},
-			Interface: Interface{Name: "tlsvpn0", Addresses: prefixes(t, "100.64.0.2/24", "fd64::2/64"), MTU: 1500, Offload: "auto"},
+			Interface: Interface{Name: "tlsvpn0", Mode: ModeTUN, Addresses: prefixes(t, "100.64.0.2/24", "fd64::2/64"), MTU: 1500, Offload: "auto"},
 			Control:   Control{Socket: "@tlsvpn/tlsvpn0"},
 			Transport: Transport{CongestionControl: DefaultCongestionControl},
 			Peers: []Peer{{Name: "office-a", Endpoint: "198.18.0.1:4433",
@@ -160,15 +161,32 @@ func TestMarshalThenParseGivesTheSameConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := c.MarshalTOML()
+	roundTrip(t, c)
+}
+
+// TestTheDocsExamplesParse: every complete configuration shown in docs/config.md (a TOML block that
+// starts with name =) is one the parser accepts.
+func TestTheDocsExamplesParse(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := parse(data, c.Path)
-	if err != nil {
-		t.Fatalf("parse of MarshalTOML output: %v\n%s", err, data)
+	blocks := 0
+	for _, part := range strings.Split(string(doc), "```toml\n")[1:] {
+		text, _, _ := strings.Cut(part, "```")
+		body := text
+		for strings.HasPrefix(body, "#") {
+			_, body, _ = strings.Cut(body, "\n")
+		}
+		if !strings.HasPrefix(body, "name =") {
+			continue
+		}
+		blocks++
+		if _, err := parse([]byte(text), "/etc/tlsvpn/doc.toml"); err != nil {
+			t.Errorf("a configuration in docs/config.md does not parse:\n%s\n%v", text, err)
+		}
 	}
-	if !reflect.DeepEqual(c, again) {
-		t.Errorf("round trip changed the config:\n%+v\n%+v", c, again)
+	if blocks < 4 {
+		t.Errorf("found %d configurations in docs/config.md, want the site, hub, client and TAP examples", blocks)
 	}
 }

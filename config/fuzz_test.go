@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"reflect"
 	"testing"
 )
 
@@ -41,16 +40,6 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		out, err := c.MarshalTOML()
-		if err != nil {
-			t.Fatalf("MarshalTOML: %v", err)
-		}
-		again, err := parse(out, testPath)
-		if err != nil {
-			t.Fatalf("parse of MarshalTOML output: %v\n%s", err, out)
-		}
-		if !reflect.DeepEqual(c, again) {
-			t.Fatalf("round trip changed the config:\n%+v\n%+v", c, again)
-		}
+		roundTrip(t, c)
 	})
 }

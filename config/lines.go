@@ -17,9 +17,13 @@ import (
 // wrong one.
 type lineIndex map[string]int
 
-// line returns the line of key, or 0 when it is not known.
+// line returns the line of key, or 0 when it is not known. An array of tables ([[name]] sections) has
+// no line of its own: it is reported on the line of its first element.
 func (ix lineIndex) line(key string) int {
-	return ix[key]
+	if n, ok := ix[key]; ok {
+		return n
+	}
+	return ix[key+"[0]"]
 }
 
 // indexLines builds the line index of a TOML document. It never panics and always terminates: every

@@ -40,7 +40,7 @@ func (l Loader) Load(path string) (*Config, []Problem, error) {
 	if p.cfg == nil {
 		return nil, nil, p.rep.err()
 	}
-	warn := &report{file: p.rep.file, lines: p.rep.lines}
+	warn := p.warn
 	c := l.checker(p.cfg, p.rep, warn, p.index)
 	creds := c.checkCredentials()
 	c.warnForwarding()

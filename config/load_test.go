@@ -321,10 +321,10 @@ func TestLoadRejects(t *testing.T) {
 		}, "tls.crl", "does not implement"},
 		{"an empty list of CRLs", func(n *node) {
 			n.editConfig(`crl  = "pki/crl.pem"`, `crl  = []`)
-		}, "tls.crl", "or remove the crl key"},
+		}, "tls.crl", "or leave the key out"},
 		{"a CRL key that is a number", func(n *node) {
 			n.editConfig(`crl  = "pki/crl.pem"`, `crl  = 5`)
-		}, "tls.crl", "must be a file or an array of files"},
+		}, "tls.crl", "must be a string or an array of strings"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

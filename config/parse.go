@@ -18,6 +18,7 @@ const maxFileSize = 16 << 20
 type parsed struct {
 	cfg   *Config // nil when the file could not be read or is not valid TOML
 	rep   *report // the problems found so far, with the file's line index
+	warn  *report // the warnings found so far
 	index [][]int // position in the file of each cfg.Peers[i].AllowedIPs[j]
 }
 
@@ -70,8 +71,10 @@ func parseBytes(data []byte, abs string) *parsed {
 		return &parsed{rep: r}
 	}
 	r.lines = indexLines(data)
-	cfg, index := decode(r, root, abs)
-	return &parsed{cfg: cfg, rep: r, index: index}
+	d := &decoder{r: r, warn: &report{file: abs, lines: r.lines}, dir: filepath.Dir(abs),
+		present: map[string]*spec{}, positions: map[string][]int{}}
+	cfg := decodeRoot(d, root, abs)
+	return &parsed{cfg: cfg, rep: r, warn: d.warn, index: d.allowedIndex(cfg)}
 }
 
 // addSyntax records a TOML syntax error, with its line.

@@ -50,6 +50,18 @@ func problems(t *testing.T, text string) []Problem {
 	return e.Problems
 }
 
+// problemIn parses text and returns its problem at key whose message contains fix, failing the test
+// when there is none or when it does not name the file.
+func problemIn(t *testing.T, text, key, fix string) Problem {
+	t.Helper()
+	p := findProblem(t, problems(t, text), key, fix)
+	t.Log(p)
+	if p.File != testPath {
+		t.Errorf("problem names file %q, want %q", p.File, testPath)
+	}
+	return p
+}
+
 // findProblem returns the problem at key whose message contains fix, failing the test when none does.
 func findProblem(t *testing.T, probs []Problem, key, fix string) Problem {
 	t.Helper()
@@ -243,12 +255,7 @@ func TestParseRejects(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			text := tc.text(t)
-			p := findProblem(t, problems(t, text), tc.key, tc.fix)
-			t.Log(p)
-			if p.File != testPath {
-				t.Errorf("problem names file %q, want %q", p.File, testPath)
-			}
+			p := problemIn(t, tc.text(t), tc.key, tc.fix)
 			if tc.key != "" && p.Line == 0 && tc.key != "name" && tc.key != "tls" && tc.key != "peer" {
 				t.Errorf("problem %q has no line", p)
 			}

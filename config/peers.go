@@ -1,20 +1,17 @@
 package config
 
-import (
-	"net/netip"
-	"strings"
-)
+import "net/netip"
 
 // checkPeers runs the rules that relate peers to each other and to the node: unique names, not the
 // node's own name, no destination claimed by two peers, no endpoint carried by its own tunnel, and some
 // way to connect at all.
-func checkPeers(r *report, c *Config, index [][]int) {
-	all := allAllowedIPs(c, index)
+func checkPeers(r *report, c *Config, all []allowedIP) {
 	checkPeerNames(r, c)
 	checkOverlaps(r, c, all)
 	checkEndpoints(r, c, all)
 	if c.Listen == nil && !c.Dials() {
-		r.addf("", "this node neither listens nor dials; add %s, or an endpoint to a [[peer]] (%s)", exListen, exEndpoint)
+		r.addf("", "this node neither listens nor dials; add %s, or an endpoint to a [[peer]] (%s)",
+			lookup("listen").example, lookup("peer.endpoint").example)
 	}
 }
 
@@ -27,15 +24,14 @@ func checkPeerNames(r *report, c *Config) {
 			continue
 		}
 		key := peerKey(i) + ".name"
-		folded := strings.ToLower(p.Name)
-		if c.Name != "" && strings.EqualFold(p.Name, c.Name) {
+		if p.Name == c.Name {
 			r.addf(key, "%q is this node's own name; a peer is another node: write that node's name", p.Name)
 		}
-		if j, dup := first[folded]; dup {
-			r.addf(key, "%q is already the name of %s; give each peer its own name, or merge the two sections", p.Name, peerKey(j))
+		if j, dup := first[p.Name]; dup {
+			r.addf(key, "%q is already the name of %s (names compare without case); give each peer its own name, or merge the two sections", p.Name, peerKey(j))
 			continue
 		}
-		first[folded] = i
+		first[p.Name] = i
 	}
 }
 

@@ -1,27 +1,39 @@
 package config
 
-import "slices"
+import "reflect"
 
 // RestartKeys returns the key paths whose values differ between c, the configuration in force, and
 // next, a newly loaded one, and that a reload (SIGHUP) cannot apply; the node keeps the old values of
-// these until it restarts, and the caller should log them. Everything else — [tls] files and every
-// [[peer]] — a reload applies. See docs/config.md, column "Reload".
+// these until it restarts, and the caller should log them. Which keys a reload applies is the schema's
+// "reload" fact, the column of that name in docs/config.md. A table that a reload cannot add or remove
+// is named when it comes or goes; the sections of an array of tables ([[peer]]) are compared by
+// position.
 func (c *Config) RestartKeys(next *Config) []string {
 	var keys []string
-	changed := func(key string, differs bool) {
-		if differs {
-			keys = append(keys, key)
+	restartKeys(rootSpec.children, "", encodeTable(c, c, schema), encodeTable(next, next, schema), &keys)
+	return keys
+}
+
+// restartKeys appends to keys the paths below prefix whose encoded values differ between a and b and
+// that a reload cannot apply.
+func restartKeys(specs []*spec, prefix string, a, b map[string]any, keys *[]string) {
+	for _, s := range specs {
+		key := joinKey(prefix, s.name)
+		va, inA := a[s.name]
+		vb, inB := b[s.name]
+		switch {
+		case !inA && !inB:
+		case inA != inB || s.shape == shapeKey:
+			if s.reload == reloadNo && (inA != inB || !reflect.DeepEqual(va, vb)) {
+				*keys = append(*keys, key)
+			}
+		case s.shape == shapeTable:
+			restartKeys(s.children, key, va.(map[string]any), vb.(map[string]any), keys)
+		case s.shape == shapeArray:
+			la, lb := va.([]map[string]any), vb.([]map[string]any)
+			for i := range min(len(la), len(lb)) {
+				restartKeys(s.children, indexKey(key, i), la[i], lb[i], keys)
+			}
 		}
 	}
-	changed("name", c.Name != next.Name)
-	changed("interface.name", c.Interface.Name != next.Interface.Name)
-	changed("interface.address", !slices.Equal(c.Interface.Addresses, next.Interface.Addresses))
-	changed("interface.mtu", c.Interface.MTU != next.Interface.MTU)
-	changed("interface.offload", c.Interface.Offload != next.Interface.Offload)
-	changed("listen", (c.Listen == nil) != (next.Listen == nil))
-	changed("listen.address", c.Listen != nil && next.Listen != nil && c.Listen.Address != next.Listen.Address)
-	changed("control.socket", c.Control.Socket != next.Control.Socket)
-	changed("tls.rotate_after", c.TLS.RotateAfter != next.TLS.RotateAfter)
-	changed("transport.congestion_control", c.Transport.CongestionControl != next.Transport.CongestionControl)
-	return keys
 }

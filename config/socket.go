@@ -32,7 +32,13 @@ func ControlSocket(path string) (string, error) {
 	if doc.Interface.Name == "" {
 		doc.Interface.Name = DefaultInterfaceName
 	}
-	return "@tlsvpn/" + doc.Interface.Name, nil
+	return defaultControlSocket(doc.Interface.Name), nil
+}
+
+// defaultControlSocket is the control socket of a node whose file names none: an abstract socket
+// named after the interface, so one per interface and network namespace.
+func defaultControlSocket(ifname string) string {
+	return "@tlsvpn/" + ifname
 }
 
 // scanSocketKeys picks `name` in [interface] and `socket` in [control] out

@@ -9,9 +9,9 @@ import (
 )
 
 // table is one decoded TOML table together with its key path, so that every value read from it can be
-// reported by path. Reading a value that has the wrong type records a problem and reports it absent.
+// reported by path. m is nil for a table the file leaves out.
 type table struct {
-	r    *report
+	d    *decoder
 	path string // "" for the root, "tls", "peer[1]"
 	m    map[string]any
 }
@@ -31,9 +31,18 @@ func (t *table) where() string {
 	}
 }
 
-// missing records that a required key is absent; example shows the line to add.
+// missing records that a required key is absent; example shows the line to add. The problem is
+// reported on the line of t's header.
 func (t *table) missing(name, example string) {
-	t.r.addAtf(t.key(name), t.path, "missing; add %s %s", example, t.where())
+	t.missingBecause(name, example, "")
+}
+
+// missingBecause is missing for a key that only some nodes need; why says why this one does.
+func (t *table) missingBecause(name, example, why string) {
+	if why != "" {
+		why = " (" + why + ")"
+	}
+	t.d.r.addAtf(t.key(name), t.path, "missing; add %s %s%s", example, t.where(), why)
 }
 
 // unknown records every key of t that is not one of known, with a suggestion when one is close.
@@ -44,112 +53,48 @@ func (t *table) unknown(known ...string) {
 			names = append(names, name)
 		}
 	}
+	r := t.d.r
 	slices.SortFunc(names, func(a, b string) int {
-		return cmp.Or(cmp.Compare(t.r.lines.line(t.key(a)), t.r.lines.line(t.key(b))), strings.Compare(a, b))
+		return cmp.Or(cmp.Compare(r.lines.line(t.key(a)), r.lines.line(t.key(b))), strings.Compare(a, b))
 	})
 	for _, name := range names {
 		hint := ""
 		if s := closest(name, known); s != "" {
 			hint = fmt.Sprintf("did you mean %s? ", s)
 		}
-		t.r.addf(t.key(name), "unknown key; %sremove it, or use one of: %s", hint, strings.Join(known, ", "))
+		r.addf(t.key(name), "unknown key; %sremove it, or use one of: %s", hint, strings.Join(known, ", "))
 	}
 }
 
-// str returns the string at name. A missing required key and a value of another type are problems.
-func (t *table) str(name, example string, required bool) (string, bool) {
-	v, ok := t.m[name]
+// sub returns the table s names inside t. present is false when the file leaves it out (a problem when
+// s is required); a value that is not a table is a problem and gives a nil table.
+func (t *table) sub(s *spec) (sub *table, present bool) {
+	v, ok := t.m[s.name]
 	if !ok {
-		if required {
-			t.missing(name, example)
+		if s.required {
+			t.d.r.addf(t.key(s.name), "missing; add %s", s.example)
 		}
-		return "", false
-	}
-	s, ok := v.(string)
-	if !ok {
-		t.r.addf(t.key(name), "is %s, must be a string; write %s", typeName(v), example)
-		return "", false
-	}
-	if s == "" {
-		t.r.addf(t.key(name), "is empty; write %s", example)
-		return "", false
-	}
-	return s, true
-}
-
-// integer returns the integer at name, if present.
-func (t *table) integer(name, example string) (int64, bool) {
-	v, ok := t.m[name]
-	if !ok {
-		return 0, false
-	}
-	n, ok := v.(int64)
-	if !ok {
-		t.r.addf(t.key(name), "is %s, must be an integer; write %s", typeName(v), example)
-		return 0, false
-	}
-	return n, true
-}
-
-// element is one string of a string array, with its index in the array.
-type element struct {
-	index int
-	value string
-}
-
-// strs returns the strings of the array at name; elements of other types are problems and left out.
-// An empty or missing required array is a problem.
-func (t *table) strs(name, example string, required bool) []element {
-	v, ok := t.m[name]
-	if !ok {
-		if required {
-			t.missing(name, example)
-		}
-		return nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		t.r.addf(t.key(name), "is %s, must be an array of strings; write %s", typeName(v), example)
-		return nil
-	}
-	if len(list) == 0 && required {
-		t.r.addf(t.key(name), "is empty; list at least one, like %s", example)
-	}
-	var out []element
-	for i, item := range list {
-		s, ok := item.(string)
-		if !ok {
-			t.r.addf(fmt.Sprintf("%s[%d]", t.key(name), i), "is %s, must be a string; write %s",
-				typeName(item), example)
-			continue
-		}
-		out = append(out, element{index: i, value: s})
-	}
-	return out
-}
-
-// sub returns the table at name, if present; example shows how to write it.
-func (t *table) sub(name, example string) (*table, bool) {
-	v, ok := t.m[name]
-	if !ok {
 		return nil, false
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		t.r.addf(t.key(name), "is %s, must be a table; write %s", typeName(v), example)
-		return nil, false
+		t.d.r.addf(t.key(s.name), "is %s, must be a table; write %s", typeName(v), s.example)
+		return nil, true
 	}
-	return &table{r: t.r, path: t.key(name), m: m}, true
+	t.d.present[t.key(s.name)] = s
+	return &table{d: t.d, path: t.key(s.name), m: m}, true
 }
 
-// tables returns the elements of the array of tables at name ([[name]] sections or an inline array of
-// inline tables); present is false when the key is absent. An element that is not a table is a problem
-// and nil in list, so that list[i] is element i of the file.
-func (t *table) tables(name, example string) (list []*table, present bool) {
-	v, ok := t.m[name]
+// array returns the elements of the array of tables s names ([[name]] sections or an inline array of
+// inline tables); present is false when the key is absent. An element that is not a table is a
+// problem and nil in list, so that list[i] is element i of the file.
+func (t *table) array(s *spec) (list []*table, present bool) {
+	v, ok := t.m[s.name]
 	if !ok {
 		return nil, false
 	}
+	key := t.key(s.name)
+	t.d.present[key] = s
 	var items []any
 	switch v := v.(type) {
 	case []map[string]any:
@@ -159,18 +104,18 @@ func (t *table) tables(name, example string) (list []*table, present bool) {
 	case []any:
 		items = v
 	default:
-		t.r.addf(t.key(name), "is %s, must be an array of tables; write %s", typeName(v), example)
+		t.d.r.addf(key, "is %s, must be an array of tables; write %s", typeName(v), s.example)
 		return nil, true
 	}
 	for i, item := range items {
-		path := fmt.Sprintf("%s[%d]", t.key(name), i)
+		path := indexKey(key, i)
 		m, ok := item.(map[string]any)
 		if !ok {
-			t.r.addf(path, "is %s, must be a table; write %s", typeName(item), example)
+			t.d.r.addf(path, "is %s, must be a table; write %s", typeName(item), s.example)
 			list = append(list, nil)
 			continue
 		}
-		list = append(list, &table{r: t.r, path: path, m: m})
+		list = append(list, &table{d: t.d, path: path, m: m})
 	}
 	return list, true
 }

@@ -4,57 +4,18 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tlsvpn/tlsvpn/internal/acl"
+	"github.com/tlsvpn/tlsvpn/internal/netparse"
 )
 
 // Each check below returns "" for a good value, or a message saying what is wrong and how to fix it.
 
-// maxDNSName is the longest DNS name in text form, without the trailing dot (RFC 1035).
-const maxDNSName = 253
-
 // maxSocketPath is the longest Unix socket name the kernel takes (sun_path is 108 bytes with its NUL).
 const maxSocketPath = 107
-
-// checkIdentity checks a node or peer name: a DNS name as it appears in a certificate's DNS SANs.
-func checkIdentity(name string) string {
-	switch {
-	case strings.Contains(name, "*"):
-		return fmt.Sprintf("%q has a wildcard; a name identifies one certificate: write the exact DNS name", name)
-	case strings.HasSuffix(name, "."):
-		return fmt.Sprintf("%q ends with a dot; write it without: %q", name, strings.TrimSuffix(name, "."))
-	}
-	if _, err := netip.ParseAddr(name); err == nil {
-		return fmt.Sprintf("%q is an IP address; write the DNS name of the certificate (its DNS SAN)", name)
-	}
-	if why := dnsNameProblem(name); why != "" {
-		return fmt.Sprintf("%q is not a valid DNS name: %s; use letters, digits, '-' and '.', like \"office-b\"", name, why)
-	}
-	return ""
-}
-
-// dnsNameProblem says why name is not a DNS host name (RFC 1123 labels), or "".
-func dnsNameProblem(name string) string {
-	if len(name) > maxDNSName {
-		return fmt.Sprintf("longer than %d characters", maxDNSName)
-	}
-	for _, label := range strings.Split(name, ".") {
-		switch {
-		case label == "":
-			return "empty label"
-		case len(label) > 63:
-			return "label longer than 63 characters"
-		case label[0] == '-' || label[len(label)-1] == '-':
-			return fmt.Sprintf("label %q starts or ends with '-'", label)
-		}
-		for i := 0; i < len(label); i++ {
-			if c := label[i]; !isAlnum(c) && c != '-' {
-				return fmt.Sprintf("character %q is not allowed", rune(c))
-			}
-		}
-	}
-	return ""
-}
 
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
@@ -138,8 +99,8 @@ func checkEndpoint(s string) (netip.Addr, string) {
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
-		if why := dnsNameProblem(strings.TrimSuffix(host, ".")); why != "" {
-			return netip.Addr{}, fmt.Sprintf("host %q is neither an IP address nor a DNS name (%s); write it like %q", host, why, example)
+		if err := netparse.DNSName(strings.TrimSuffix(host, ".")); err != nil {
+			return netip.Addr{}, fmt.Sprintf("host %q is neither an IP address nor a DNS name (%v); write it like %q", host, err, example)
 		}
 		return netip.Addr{}, ""
 	}
@@ -147,6 +108,12 @@ func checkEndpoint(s string) (netip.Addr, string) {
 		return netip.Addr{}, fmt.Sprintf("%s cannot be dialed; write the peer's unicast address, like %q", addr, example)
 	}
 	return addr.Unmap(), ""
+}
+
+// checkEndpointText is checkEndpoint for a codec.
+func checkEndpointText(s string) string {
+	_, why := checkEndpoint(s)
+	return why
 }
 
 // checkSocket checks a control socket: an absolute path, or "@name" for an abstract socket.
@@ -165,34 +132,108 @@ func checkSocket(s string) string {
 	return fmt.Sprintf("%q is a relative path; %s", s, fix)
 }
 
-// parsePrefix parses an address prefix; hostBits allows host bits (interface addresses).
-func parsePrefix(s string, hostBits bool, example string) (netip.Prefix, string) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		if !strings.Contains(s, "/") {
-			if a, err := netip.ParseAddr(s); err == nil && !hostBits {
-				return netip.Prefix{}, fmt.Sprintf("%q has no prefix length; write %q for this one address", s,
-					netip.PrefixFrom(a, a.BitLen()).String())
-			}
+// checkCongestion checks the form of a congestion control name; whether the kernel has it is only
+// known when a connection asks for it.
+func checkCongestion(s string) string {
+	if len(s) > 15 {
+		return fmt.Sprintf("%q is longer than the kernel's 15 characters; use a name from /proc/sys/net/ipv4/tcp_available_congestion_control, or \"system\" for the host's default", s)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return fmt.Sprintf("%q is not a congestion control name (lower-case letters, digits, _): use e.g. \"cubic\" or \"bbr\", or \"system\" for the host's default", s)
 		}
-		return netip.Prefix{}, fmt.Sprintf("%q is not an IP prefix (%s); write an address and a length, like %q",
-			s, reason(err), example)
 	}
-	if !hostBits && p.Masked() != p {
-		return netip.Prefix{}, fmt.Sprintf("host bits set in %s; write %s (or %s for that one address)",
-			p, p.Masked(), netip.PrefixFrom(p.Addr(), p.Addr().BitLen()))
-	}
-	return p, ""
+	return ""
 }
 
 // reason strips the function-call prefix that net and netip put in front of their error messages.
-func reason(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "): "); i >= 0 {
-		return msg[i+3:]
+func reason(err error) string { return netparse.Reason(err) }
+
+// routes is the codec of prefixes routed somewhere: host bits are an error.
+var routes = stringList(func(s string) (netip.Prefix, string) {
+	p, err := netparse.Prefix(s, false, "10.2.0.0/24")
+	if err != nil {
+		return p, err.Error()
 	}
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		return msg[i+2:]
+	return p, ""
+}, netip.Prefix.String)
+
+// hosts is the codec of IP addresses of hosts (DNS servers).
+var hosts = stringList(func(s string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return a, fmt.Sprintf("%q is not an IP address (%s); write one like \"10.1.0.53\" or \"fd01::53\"", s, reason(err))
+	case a.Zone() != "" || a.IsUnspecified() || a.IsMulticast():
+		return a, fmt.Sprintf("%s is not a host's unicast address; write the address of a server, like \"10.1.0.53\"", s)
 	}
-	return msg
+	return a, ""
+}, netip.Addr.String)
+
+// domains is the codec of DNS domains (search domains).
+var domains = stringList(func(s string) (string, string) {
+	if err := netparse.DNSName(s); err != nil {
+		return "", fmt.Sprintf("%q is not a DNS domain (%v); write it like \"corp.example\", without a trailing dot", s, err)
+	}
+	return s, ""
+}, func(s string) string { return s })
+
+// rules is the codec of a group's allow list.
+var rules = stringList(func(s string) (acl.Rule, string) {
+	r, err := acl.ParseRule(s)
+	if err != nil {
+		return r, err.Error()
+	}
+	return r, ""
+}, acl.Rule.String)
+
+// groupName is the codec of a group's name.
+var groupName = text(func(s string) string {
+	if err := acl.CheckGroupName(s); err != nil {
+		return err.Error()
+	}
+	return ""
+})
+
+// addresses is the codec of interface addresses: prefixes whose host bits are the address, each
+// address once.
+var addresses = codec[[]netip.Prefix]{
+	typ: "array of strings",
+	decode: func(v value) ([]netip.Prefix, bool) {
+		var seen []netip.Addr
+		return each(v, func(v value) (netip.Prefix, bool) {
+			p, ok := prefix(v, true, "100.64.0.1/24")
+			switch {
+			case !ok:
+				return p, false
+			case p.Addr().IsUnspecified() || p.Addr().IsMulticast():
+				v.problemf("%s cannot be an interface address; write this node's tunnel address, like \"100.64.0.1/24\"", p.Addr())
+				return p, false
+			case slices.Contains(seen, p.Addr()):
+				v.problemf("%s is listed twice; remove one", p.Addr())
+				return p, false
+			}
+			seen = append(seen, p.Addr())
+			return p, true
+		})
+	},
+	encode: routes.encode,
+}
+
+// congestion is the codec of [transport] congestion_control: "system" is kept as "", the host's
+// default.
+var congestion = codec[string]{
+	typ: "string",
+	decode: rewrite(func(s string) (string, string) {
+		if s == CongestionSystem {
+			return "", ""
+		}
+		return s, checkCongestion(s)
+	}).decode,
+	encode: func(s string) (any, bool) {
+		if s == "" {
+			return CongestionSystem, true
+		}
+		return s, true
+	},
 }

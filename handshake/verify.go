@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/netparse"
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
@@ -66,10 +67,13 @@ func (p *policy) verify(cs tls.ConnectionState, k check) (v verified, err error)
 
 // match finds the one configured peer named by a DNS SAN of leaf. A
 // certificate that names two configured peers is refused on both sides:
-// the dialing side too, though it knows which peer it dialed.
+// the dialing side too, though it knows which peer it dialed. Configured
+// names are lower-case (config keeps them so); SANs are compared
+// lower-cased, as DNS names compare without case.
 func (p *policy) match(leaf *x509.Certificate, want string) (string, error) {
 	var found []string
 	for _, n := range leaf.DNSNames {
+		n = netparse.CanonicalName(n)
 		if strings.Contains(n, "*") {
 			continue
 		}
@@ -78,7 +82,7 @@ func (p *policy) match(leaf *x509.Certificate, want string) (string, error) {
 		}
 	}
 	switch {
-	case want != "" && !slices.Contains(leaf.DNSNames, want):
+	case want != "" && !slices.ContainsFunc(leaf.DNSNames, func(n string) bool { return strings.EqualFold(n, want) }):
 		return "", refuse(ReasonWrongName, "dialed %q but the certificate names %v", want, leaf.DNSNames)
 	case len(found) > 1:
 		return "", refuse(ReasonAmbiguousName, "the certificate names several configured peers %v", found)

@@ -67,3 +67,18 @@ type TAPConfig struct {
 	// Logger receives the creation line; nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// DNSConfig is the DNS a link gets in systemd-resolved (ResolvedLink).
+type DNSConfig struct {
+	// Servers are the link's DNS servers, in order of preference. IPv6
+	// ones are reached over the link, whatever their zone.
+	Servers []netip.Addr
+	// Domains are search domains: single-label names are tried with them,
+	// and names under them are resolved through this link only.
+	Domains []string
+	// DefaultRoute makes the link's servers answer names outside Domains
+	// too. Only a tunnel that carries the default route should: otherwise
+	// the names of the rest of the world would go through the tunnel's
+	// servers.
+	DefaultRoute bool
+}

@@ -3,6 +3,7 @@
 package netif
 
 import (
+	"context"
 	"net"
 	"net/netip"
 )
@@ -93,3 +94,15 @@ func (t *TAP) Offload() Offload { return 0 }
 func (t *TAP) Close() error { return nil }
 
 var _ Device = (*TAP)(nil)
+
+// ResolvedLink is the Linux systemd-resolved client; elsewhere it does nothing.
+type ResolvedLink struct{}
+
+// NewResolvedLink returns a ResolvedLink whose methods return ErrUnsupported.
+func NewResolvedLink(ifindex int, bus string) *ResolvedLink { return &ResolvedLink{} }
+
+// Apply returns ErrUnsupported outside Linux.
+func (l *ResolvedLink) Apply(ctx context.Context, c DNSConfig) error { return ErrUnsupported }
+
+// Revert returns ErrUnsupported outside Linux.
+func (l *ResolvedLink) Revert(ctx context.Context) error { return ErrUnsupported }

@@ -10,13 +10,9 @@ import (
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 )
 
-// maxHandshakesPerIP bounds the handshakes in progress from one address,
-// so that one host holding connections open cannot use up maxHandshakes.
-const maxHandshakesPerIP = 8
-
 // acceptLoop accepts connections and authenticates each in its own
-// goroutine, at most maxHandshakes at a time and maxHandshakesPerIP from
-// one address; more are closed at once, with a log line.
+// goroutine, as far as admission lets it; a connection over its limits is
+// closed at once, with a log line.
 func (e *Engine) acceptLoop() {
 	for {
 		raw, err := e.ln.Accept()
@@ -33,36 +29,15 @@ func (e *Engine) acceptLoop() {
 			continue
 		}
 		ip := remoteIP(raw)
-		if !e.admit(ip) {
+		if !e.admit.take(ip) {
 			e.log.Warn("too many handshakes in progress; closing", "remote", raw.RemoteAddr().String())
 			raw.Close()
 			continue
 		}
 		e.goroutine(func() {
-			defer e.release(ip)
+			defer e.admit.release(ip)
 			e.serve(raw)
 		})
-	}
-}
-
-// admit takes a handshake slot for ip, if one is free.
-func (e *Engine) admit(ip netip.Addr) bool {
-	e.hsMu.Lock()
-	defer e.hsMu.Unlock()
-	if e.hsTotal >= maxHandshakes || e.hsPerIP[ip] >= maxHandshakesPerIP {
-		return false
-	}
-	e.hsTotal++
-	e.hsPerIP[ip]++
-	return true
-}
-
-func (e *Engine) release(ip netip.Addr) {
-	e.hsMu.Lock()
-	defer e.hsMu.Unlock()
-	e.hsTotal--
-	if e.hsPerIP[ip]--; e.hsPerIP[ip] == 0 {
-		delete(e.hsPerIP, ip)
 	}
 }
 
@@ -74,7 +49,7 @@ func remoteIP(c net.Conn) netip.Addr {
 }
 
 func (e *Engine) serve(raw net.Conn) {
-	e.tuneSocket(raw, DefaultKeepalive)
+	e.sock.tune(raw, DefaultKeepalive)
 	s, err := e.auth.Server(e.ctx, raw, e.params(handshake.PurposeConnect))
 	if err != nil {
 		return // the handshake logged the refusal
@@ -84,20 +59,16 @@ func (e *Engine) serve(raw net.Conn) {
 	}
 }
 
-var (
-	errUnknownPeer = errors.New("peer is no longer configured")
-	errDuplicate   = errors.New("simultaneous dial lost to the connection dialed by the node whose name sorts first")
-	errStopped     = errors.New("the peer was stopped or removed during the handshake")
-)
-
-// attachSession turns an authenticated session into the peer's connection.
+// attachSession turns an authenticated session, dialed or accepted, into
+// the peer's connection. A connection the peer refuses gets a goodbye
+// saying why, and is closed.
 func (e *Engine) attachSession(s *handshake.Session) error {
-	p := e.peer(s.Peer)
-	if p == nil || e.ctx.Err() != nil {
+	p := e.peers.get(s.Peer)
+	if p == nil {
 		s.Stream.Conn.Close()
 		return errUnknownPeer
 	}
-	if ka := p.keepalive(); ka != DefaultKeepalive {
+	if ka := p.policy().keepalive; ka != DefaultKeepalive {
 		setUserTimeout(s.Stream.Conn, ka)
 	}
 	c := newConn(e, p, s)
@@ -110,7 +81,7 @@ func (e *Engine) attachSession(s *handshake.Session) error {
 			}
 		}
 		c.goodbye(reason)
-		s.Stream.Conn.Close()
+		c.kill(err)
 		return err
 	}
 	st := s.State

@@ -1,11 +1,3 @@
-// Package tunnel carries IP packets between a TUN device and the
-// connections to configured peers: routing by destination to the peer
-// whose allowed IPs hold it, one framed, batched, encrypted stream per
-// peer, and the dialing, accepting, keepalive, replacement and redial
-// rules of DESIGN.md.
-//
-// It sees the device through netif.Device and a connection through
-// handshake.Session; it never reads the configuration file.
 package tunnel
 
 import (
@@ -79,37 +71,31 @@ const (
 // Engine moves packets. Start it with Start; Close stops every goroutine
 // it started, closes its connections, the listener and the device, and
 // waits for them. Methods are safe for concurrent use.
+//
+// Its parts, each in its own file: the peers and their route table
+// (peerset.go), the device and its offload negotiation (device.go), the
+// handshake admission limits (admit.go), the drop-log rate limiter
+// (ratelog.go), the socket options (sockopt.go) and the rotation limits
+// (rotate.go).
 type Engine struct {
-	name     string
-	dev      netif.Device
-	batchDev netif.BatchWriter // dev, when it coalesces batches of writes
-	auth     Authenticator
-	ln       net.Listener
-	log      *slog.Logger
-	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
-	bootID   string
-	mtu      int
-	accept   netif.Offload // GSO types we accept from peers
+	name   string
+	bootID string // announced on every connection: tells a restarted peer from a simultaneous dial
+	log    *slog.Logger
+	auth   Authenticator
+	ln     net.Listener
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	rotateAge     time.Duration
-	rotateRecords uint64
-	congestion    string
-	ccWarn        sync.Once
+	dev     tun
+	peers   peerSet
+	admit   admission
+	drops   dropLog
+	sock    sockTuning
+	limits  rotationLimits
+	noRoute atomic.Uint64 // packets read from the device for no peer
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu     sync.Mutex // guards peers and offload
-	peers  map[string]*peer
-	routes atomic.Pointer[routes]
-	offNow netif.Offload // offloads set on the device now
-
-	noRoute   atomic.Uint64
-	dropLog   [numDrops]logSlot
-	hsMu      sync.Mutex // guards the handshake counts
-	hsTotal   int
-	hsPerIP   map[netip.Addr]int
+	ctx       context.Context // canceled by Close: dials, handshakes and loops end
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // every goroutine the engine started
 	closeOnce sync.Once
 }
 
@@ -124,34 +110,26 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("make boot id: %w", err)
 	}
 	e := &Engine{
-		name: cfg.Name, dev: cfg.Device, auth: cfg.Auth, ln: cfg.Listener, log: cfg.Log,
-		dial: cfg.Dial, bootID: hex.EncodeToString(id), mtu: cfg.Device.MTU(),
-		accept: cfg.Device.Offload(), offNow: cfg.Device.Offload(),
-		peers: map[string]*peer{}, hsPerIP: map[netip.Addr]int{},
-		rotateAge: cfg.RotateAge, rotateRecords: cfg.RotateRecords, congestion: cfg.CongestionControl,
+		name: cfg.Name, bootID: hex.EncodeToString(id), log: cfg.Log, auth: cfg.Auth, ln: cfg.Listener, dial: cfg.Dial,
+		drops:  dropLog{log: cfg.Log},
+		sock:   sockTuning{congestion: cfg.CongestionControl, log: cfg.Log},
+		limits: rotationLimits{age: cfg.RotateAge, records: cfg.RotateRecords},
 	}
-	if e.rotateAge <= 0 {
-		e.rotateAge = DefaultRotateAge
+	if e.limits.age <= 0 {
+		e.limits.age = DefaultRotateAge
 	}
-	if e.rotateRecords == 0 {
-		e.rotateRecords = DefaultRotateRecords
+	if e.limits.records == 0 {
+		e.limits.records = DefaultRotateRecords
 	}
-	e.batchDev, _ = cfg.Device.(netif.BatchWriter)
 	if e.dial == nil {
 		d := &net.Dialer{Timeout: handshake.TLSTimeout}
 		e.dial = d.DialContext
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	for _, pc := range cfg.Peers {
-		e.peers[pc.Name] = newPeer(e, pc)
-	}
-	e.rebuildRoutes()
+	e.dev.init(cfg.Device)
+	e.peers.init(e, cfg.Peers)
 	return e, nil
 }
-
-// maxHandshakes bounds the inbound handshakes in progress; more
-// connections are closed at once.
-const maxHandshakes = 64
 
 // Start launches the TUN reader, the acceptor and a dialer per peer with
 // an endpoint.
@@ -160,11 +138,7 @@ func (e *Engine) Start() {
 	if e.ln != nil {
 		e.goroutine(e.acceptLoop)
 	}
-	e.mu.Lock()
-	for _, p := range e.peers {
-		p.start()
-	}
-	e.mu.Unlock()
+	e.peers.startAll()
 }
 
 func (e *Engine) goroutine(f func()) {
@@ -184,14 +158,7 @@ func (e *Engine) Close() error {
 		if e.ln != nil {
 			e.ln.Close()
 		}
-		e.mu.Lock()
-		var conns []*conn
-		for _, p := range e.peers {
-			if c := p.detachAll(); c != nil {
-				conns = append(conns, c)
-			}
-		}
-		e.mu.Unlock()
+		conns := e.peers.stopAll()
 		for _, c := range conns {
 			c.retire(wire.CloseShutdown)
 		}
@@ -205,71 +172,7 @@ func (e *Engine) Close() error {
 // params is what this node announces on a new connection.
 func (e *Engine) params(purpose handshake.Purpose) handshake.Params {
 	return handshake.Params{
-		Version: handshake.ProtocolVersion, BootID: e.bootID, MTU: e.mtu,
-		GSO: offloadNames(e.accept), Purpose: purpose,
+		Version: handshake.ProtocolVersion, BootID: e.bootID, MTU: e.dev.mtu,
+		GSO: e.dev.accept.Names(), Purpose: purpose,
 	}
-}
-
-func (e *Engine) peer(name string) *peer {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.peers[name]
-}
-
-func (e *Engine) rebuildRoutes() {
-	list := make([]*peer, 0, len(e.peers))
-	for _, p := range e.peers {
-		list = append(list, p)
-	}
-	e.routes.Store(newRoutes(list))
-}
-
-// updateOffload sets the device's offloads to the GSO types every
-// connected peer accepts, so the kernel never hands us a super-packet a
-// peer cannot take.
-func (e *Engine) updateOffload() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	want := e.dev.Offload()
-	for _, p := range e.peers {
-		if c := p.current(); c != nil {
-			want &= c.accept
-		}
-	}
-	if want == e.offNow {
-		return
-	}
-	if err := e.dev.SetOffload(want); err != nil {
-		e.log.Error("set TUN offloads", "offload", offloadNames(want), "err", err)
-		return
-	}
-	e.log.Info("TUN offloads changed", "offload", offloadNames(want))
-	e.offNow = want
-}
-
-var offloadBits = []struct {
-	o    netif.Offload
-	name string
-}{{netif.OffloadTCPv4, "tcpv4"}, {netif.OffloadTCPv6, "tcpv6"}, {netif.OffloadUDP, "udp"}}
-
-func offloadNames(o netif.Offload) []string {
-	names := []string{}
-	for _, b := range offloadBits {
-		if o&b.o != 0 {
-			names = append(names, b.name)
-		}
-	}
-	return names
-}
-
-func offloadFromNames(names []string) netif.Offload {
-	var o netif.Offload
-	for _, n := range names {
-		for _, b := range offloadBits {
-			if n == b.name {
-				o |= b.o
-			}
-		}
-	}
-	return o
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/netif"
@@ -92,7 +93,7 @@ func pair(t testing.TB, devA, devB netif.Device) (a, b *site) {
 func waitConnected(t testing.TB, s *site, peer string) {
 	t.Helper()
 	testutil.Eventually(t, 10*time.Second, s.name+": peer "+peer+" connected", func() bool {
-		p := s.eng.peer(peer)
+		p := s.eng.peers.get(peer)
 		return p != nil && p.current() != nil
 	})
 }
@@ -119,9 +120,9 @@ func TestPacketsCrossBothWays(t *testing.T) {
 		from, to *netiftest.Device
 		pkt      []byte
 	}{
-		{"IPv4 UDP from LAN A reaches LAN B", devA, devB, netiftest.IPv4UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), []byte("hello"))},
-		{"IPv4 UDP from LAN B reaches LAN A", devB, devA, netiftest.IPv4UDP(ap("10.2.0.10:6000"), ap("10.1.0.10:5000"), []byte("world"))},
-		{"a tunnel address answers", devB, devA, netiftest.IPv4ICMPEcho(netip.MustParseAddr("100.64.0.2"), netip.MustParseAddr("100.64.0.1"), 1, 1, nil)},
+		{"IPv4 UDP from LAN A reaches LAN B", devA, devB, packet.UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), []byte("hello"))},
+		{"IPv4 UDP from LAN B reaches LAN A", devB, devA, packet.UDP(ap("10.2.0.10:6000"), ap("10.1.0.10:5000"), []byte("world"))},
+		{"a tunnel address answers", devB, devA, packet.ICMPEcho(netip.MustParseAddr("100.64.0.2"), netip.MustParseAddr("100.64.0.1"), 1, 1, nil)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,7 +141,7 @@ func TestPacketsCrossBothWays(t *testing.T) {
 func TestOneFlowKeepsItsOrder(t *testing.T) {
 	testutil.CheckLeaks(t)
 	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
-	pair(t, devA, devB)
+	a, _ := pair(t, devA, devB)
 	const n = 3000
 	go func() {
 		for i := range n {
@@ -149,14 +150,15 @@ func TestOneFlowKeepsItsOrder(t *testing.T) {
 			if i%3 == 0 {
 				payload = payload[:1400]
 			}
-			devA.Inject(netiftest.IPv4UDP(ap("10.1.0.10:7"), ap("10.2.0.10:7"), payload))
+			devA.Inject(packet.UDP(ap("10.1.0.10:7"), ap("10.2.0.10:7"), payload))
 		}
 	}()
 	const udpPayload = netif.VirtioHdrLen + 20 + 8
 	for want := range n {
 		got := recv(t, devB)
 		if i := binary.BigEndian.Uint32(got[udpPayload:]); int(i) != want {
-			t.Fatalf("packet %d arrived where %d was due (dropped copies: %d)", i, want, devB.WrittenDropped())
+			t.Fatalf("packet %d arrived where %d was due (dropped copies: %d; drops at the sender: %v)",
+				i, want, devB.WrittenDropped(), a.eng.Status().Peers[0].Drops)
 		}
 	}
 }
@@ -165,13 +167,13 @@ func TestGSOSuperPacketCrossesWhole(t *testing.T) {
 	testutil.CheckLeaks(t)
 	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
 	pair(t, devA, devB)
-	super := netiftest.TCPSuper(ap("10.1.0.10:40000"), ap("10.2.0.10:5201"), 1, 1448, bytes.Repeat([]byte{7}, 20*1448))
+	super := packet.TCPSuper(ap("10.1.0.10:40000"), ap("10.2.0.10:5201"), 1, 1448, bytes.Repeat([]byte{7}, 20*1448))
 	devA.InjectRaw(super)
 	got := recv(t, devB)
 	if len(got) != len(super) || !bytes.Equal(got[netif.VirtioHdrLen:], super[netif.VirtioHdrLen:]) {
 		t.Fatalf("super-packet of %d bytes arrived as %d bytes or changed", len(super), len(got))
 	}
-	if h := parseVnet(got); h.gsoType != gsoTCPv4 || h.gsoSize != 1448 {
+	if h, _ := packet.ParseVirtioHdr(got); h.GSOType != packet.GSOTCPv4 || h.GSOSize != 1448 {
 		t.Fatalf("virtio header lost: %+v", h)
 	}
 }
@@ -182,11 +184,11 @@ func TestDropsAreCounted(t *testing.T) {
 	a, b := pair(t, devA, devB)
 
 	// From B, a source outside B's allowed IPs at A: dropped at A.
-	devB.Inject(netiftest.IPv4UDP(ap("10.9.9.9:1"), ap("10.1.0.10:2"), []byte("spoof")))
+	devB.Inject(packet.UDP(ap("10.9.9.9:1"), ap("10.1.0.10:2"), []byte("spoof")))
 	// From A, a destination no peer routes: dropped at A.
-	devA.Inject(netiftest.IPv4UDP(ap("10.1.0.10:1"), ap("192.0.2.1:2"), []byte("nowhere")))
+	devA.Inject(packet.UDP(ap("10.1.0.10:1"), ap("192.0.2.1:2"), []byte("nowhere")))
 	// Then a good packet, so we know the bad ones were processed.
-	good := netiftest.IPv4UDP(ap("10.2.0.10:1"), ap("10.1.0.10:2"), []byte("ok"))
+	good := packet.UDP(ap("10.2.0.10:1"), ap("10.1.0.10:2"), []byte("ok"))
 	devB.Inject(good)
 	if got := recv(t, devA); !bytes.Equal(got[netif.VirtioHdrLen:], good) {
 		t.Fatalf("unexpected packet %x", got)
@@ -221,21 +223,21 @@ func TestRestartedPeerReplacesItsConnection(t *testing.T) {
 		}
 	})
 	waitConnected(t, a, "office-b")
-	first := a.eng.peer("office-b").current()
+	first := a.eng.peers.get("office-b").current()
 
 	// The restarted office-b (new boot id) replaces the first connection.
 	devB2 := netiftest.New("b2", 1500, netif.AllOffloads)
 	newSite(t, f, "office-b", devB2, peerB, false)
 	testutil.Eventually(t, 10*time.Second, "office-a moved to the restarted peer's connection", func() bool {
-		c := a.eng.peer("office-b").current()
+		c := a.eng.peers.get("office-b").current()
 		return c != nil && c != first
 	})
-	pkt := netiftest.IPv4UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("to the new one"))
+	pkt := packet.UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("to the new one"))
 	devA.Inject(pkt)
 	if got := recv(t, devB2); !bytes.Equal(got[netif.VirtioHdrLen:], pkt) {
 		t.Fatal("packet did not reach the new process")
 	}
-	testutil.Eventually(t, 10*time.Second, "the first office-b lost its connection", func() bool { return b1.eng.peer("office-a").current() == nil })
+	testutil.Eventually(t, 10*time.Second, "the first office-b lost its connection", func() bool { return b1.eng.peers.get("office-a").current() == nil })
 }
 
 // TestCloseLeavesNoGoroutine closes both engines of a live tunnel; the
@@ -259,7 +261,7 @@ func TestRefusedPeerNeverConnects(t *testing.T) {
 	// b's dialer retries with backoff; a refuses each time.
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
-		if a.eng.peer("office-b").current() != nil {
+		if a.eng.peers.get("office-b").current() != nil {
 			t.Fatal("a peer from another CA was connected")
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -278,11 +280,7 @@ func TestOneHostCannotHoldEveryHandshakeSlot(t *testing.T) {
 		}
 		t.Cleanup(func() { c.Close() })
 	}
-	testutil.Eventually(t, 10*time.Second, "every handshake slot of the address taken", func() bool {
-		a.eng.hsMu.Lock()
-		defer a.eng.hsMu.Unlock()
-		return a.eng.hsTotal == maxHandshakesPerIP
-	})
+	testutil.Eventually(t, 10*time.Second, "every handshake slot of the address taken", func() bool { return a.eng.admit.inProgress() == maxHandshakesPerIP })
 	// One more from the same address is closed at once.
 	c, err := net.Dial("tcp", a.ln.Addr().String())
 	if err != nil {
@@ -324,14 +322,14 @@ func TestNodesDialingEachOtherSettleOnOneConnection(t *testing.T) {
 	// one dialed by office-a, whose name sorts first. (Until the second
 	// handshake completes, the nodes may briefly share the other one.)
 	settled := func() bool {
-		ca, cb := a.peer("office-b").current(), b.peer("office-a").current()
+		ca, cb := a.peers.get("office-b").current(), b.peers.get("office-a").current()
 		return ca != nil && cb != nil && a.Status().Peers[0].State == "connected" && b.Status().Peers[0].State == "connected" &&
 			ca.st.Conn.LocalAddr().String() == cb.st.Conn.RemoteAddr().String() && ca.sess.Dialed
 	}
 	testutil.Eventually(t, 10*time.Second, "both nodes on the connection office-a dialed", settled)
-	first := a.peer("office-b").current()
+	first := a.peers.get("office-b").current()
 	time.Sleep(500 * time.Millisecond) // nothing may replace it afterwards
-	if !settled() || a.peer("office-b").current() != first {
+	if !settled() || a.peers.get("office-b").current() != first {
 		t.Fatalf("the nodes did not keep one connection: a %+v, b %+v", a.Status().Peers[0], b.Status().Peers[0])
 	}
 }

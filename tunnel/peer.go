@@ -1,100 +1,116 @@
 package tunnel
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"math/rand/v2"
-	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 )
 
-// Dial backoff (DESIGN.md): about 100 ms, doubling with jitter up to 10 s,
-// reset after a completed parameter exchange.
-const (
-	backoffMin = 100 * time.Millisecond
-	backoffMax = 10 * time.Second
-	// collisionWindow: two connections of opposite directions completed
-	// this close together, from the same peer process, are a simultaneous
-	// dial; the one dialed by the node whose name sorts first is kept.
-	collisionWindow = 2 * time.Second
-)
+// collisionWindow: two connections of opposite directions completed this
+// close together, from the same peer process, are a simultaneous dial;
+// the one dialed by the node whose name sorts first is kept.
+const collisionWindow = 2 * time.Second
 
-// peer is one configured peer: its policy, its current connection, its
-// dialer and its counters.
+// peer is one peer of the engine: its policy, the slot holding its live
+// connection, its dialer (dial.go) and its counters.
 type peer struct {
 	e    *Engine
 	name string
+	pol  atomic.Pointer[policy] // swapped whole by SetPeers; read without a lock
 	ctr  counters
 
-	cfg  atomic.Pointer[PeerConfig]
-	conn atomic.Pointer[conn] // the connection packets go to; nil when none
+	slot   connSlot
+	kick   chan struct{} // wakes the dialer when the connection goes
+	stopCh chan struct{} // closed by stop: the dialer returns
+}
 
-	mu        sync.Mutex // guards the fields below and connection swaps
-	state     string
+// connSlot holds a peer's live connection and what status shows of the
+// peer. A connection enters it only through attach, which holds mu and
+// refuses every connection once the peer is stopped: a peer stopped for
+// good never takes a connection nobody would close.
+type connSlot struct {
+	mu        sync.Mutex
+	cur       atomic.Pointer[conn] // live or superseded; loaded without mu by the data path
+	state     peerState            // what the peer is doing; peerStopped is for good
+	dialing   bool                 // a dialLoop runs
 	lastErr   string
 	nextRetry time.Time
 	rotatedAt time.Time
-
-	kick    chan struct{} // wakes the dialer when the connection goes
-	stop    chan struct{}
-	stopMu  sync.Once
-	stopped bool // detachAll ran: the peer takes no connection any more (guarded by mu)
 }
 
+// peerState is what status shows of a peer (docs/status.md,
+// peers[].state). peerStopped is final.
+type peerState uint8
+
+const (
+	peerAwaiting     peerState = iota // no endpoint: waiting for the peer to dial in
+	peerConnecting                    // the dialer is at work
+	peerConnected                     // a connection is in the slot
+	peerDisconnected                  // the connection ended
+	peerRedialWait                    // a dial failed; the next waits out the backoff
+	peerStopped                       // the engine closed or the peer was removed
+)
+
+var peerStateNames = [...]string{
+	peerAwaiting:     "waiting for the peer to dial in",
+	peerConnecting:   "connecting",
+	peerConnected:    "connected",
+	peerDisconnected: "disconnected",
+	peerRedialWait:   "waiting to redial",
+	peerStopped:      "stopped",
+}
+
+func (s peerState) String() string { return peerStateNames[s] }
+
 func newPeer(e *Engine, pc PeerConfig) *peer {
-	p := &peer{e: e, name: pc.Name, kick: make(chan struct{}, 1), stop: make(chan struct{})}
-	if pc.Keepalive <= 0 {
-		pc.Keepalive = DefaultKeepalive
-	}
-	p.cfg.Store(&pc)
-	p.state = "waiting for the peer to dial in"
-	if pc.Endpoint != "" {
-		p.state = "connecting"
+	p := &peer{e: e, name: pc.Name, kick: make(chan struct{}, 1), stopCh: make(chan struct{})}
+	pol := policyOf(pc)
+	p.pol.Store(pol)
+	if pol.dials() {
+		p.slot.state = peerConnecting
 	}
 	return p
 }
 
-func (p *peer) current() *conn             { return p.conn.Load() }
-func (p *peer) allowedIPs() []netip.Prefix { return p.cfg.Load().AllowedIPs }
-func (p *peer) keepalive() time.Duration   { return p.cfg.Load().Keepalive }
+// current is the connection packets go to, or nil. Any goroutine may
+// call it.
+func (p *peer) current() *conn  { return p.slot.cur.Load() }
+func (p *peer) policy() *policy { return p.pol.Load() }
 
-func (p *peer) start() {
-	if p.cfg.Load().Endpoint != "" {
-		p.e.goroutine(p.dialLoop)
+// setState changes what status shows; the caller holds slot.mu. A stopped
+// peer stays stopped.
+func (p *peer) setState(s peerState) {
+	if p.slot.state != peerStopped {
+		p.slot.state = s
 	}
 }
 
-// halt stops the dialer.
-func (p *peer) halt() { p.stopMu.Do(func() { close(p.stop) }) }
-
-// attach makes c the peer's connection, unless the peer was stopped
-// (errStopped: the engine is closing or the peer was removed while the
-// handshake ran) or c loses a simultaneous dial against the live one
-// (errDuplicate). The replaced connection is retired.
+// attach makes c (new) the peer's connection and starts it, unless the
+// peer was stopped (errStopped: the engine is closing or the peer was
+// removed while the handshake ran) or c loses a simultaneous dial against
+// the live one (errDuplicate). The replaced connection is retired.
 func (p *peer) attach(c *conn) error {
-	p.mu.Lock()
-	if p.stopped {
-		p.mu.Unlock()
+	s := &p.slot
+	s.mu.Lock()
+	if s.state == peerStopped {
+		s.mu.Unlock()
 		return errStopped
 	}
-	old := p.conn.Load()
+	old := s.cur.Load()
 	if old != nil && !old.isDead() && p.keepOld(old, c) {
-		p.mu.Unlock()
+		s.mu.Unlock()
 		return errDuplicate
 	}
-	p.conn.Store(c)
-	p.state, p.lastErr = "connected", ""
-	if rotating(c.sess) {
-		p.rotatedAt = time.Now()
+	c.move(connLive) // c is new: nothing else moves it before start
+	s.cur.Store(c)
+	p.setState(peerConnected)
+	s.lastErr = ""
+	if isRotation(c.sess) {
+		s.rotatedAt = time.Now()
 	}
-	p.mu.Unlock()
+	s.mu.Unlock()
 	c.start()
 	if old != nil {
 		old.retire(wire.CloseReplaced)
@@ -102,14 +118,10 @@ func (p *peer) attach(c *conn) error {
 	return nil
 }
 
-func rotating(s *handshake.Session) bool {
-	return s.Local.Purpose == handshake.PurposeRotate || s.Remote.Purpose == handshake.PurposeRotate
-}
-
 // keepOld decides a simultaneous dial: same peer process, opposite
 // directions, close together, not a rotation.
 func (p *peer) keepOld(old, c *conn) bool {
-	if rotating(c.sess) || c.sess.Remote.BootID != old.sess.Remote.BootID ||
+	if isRotation(c.sess) || c.sess.Remote.BootID != old.sess.Remote.BootID ||
 		c.sess.Dialed == old.sess.Dialed || time.Since(old.since) > collisionWindow {
 		return false
 	}
@@ -117,23 +129,23 @@ func (p *peer) keepOld(old, c *conn) bool {
 	return old.sess.Dialed == keepDialedByUs
 }
 
-// detach forgets c if it is still the peer's connection, and wakes the
-// dialer.
+// detach empties the slot if c is still in it, and wakes the dialer.
 func (p *peer) detach(c *conn) {
-	p.mu.Lock()
-	was := p.conn.CompareAndSwap(c, nil)
+	s := &p.slot
+	s.mu.Lock()
+	was := s.cur.CompareAndSwap(c, nil)
 	if was {
-		p.state = "disconnected"
-		if err, _ := c.err.Load().(error); err != nil {
-			p.lastErr = err.Error()
+		p.setState(peerDisconnected)
+		if err := c.endErr(); err != nil {
+			s.lastErr = err.Error()
 		}
 	}
-	p.mu.Unlock()
+	s.mu.Unlock()
 	if !was {
 		return
 	}
 	attrs := []any{"peer", p.name, "remote", c.remote(), "connected_for", time.Since(c.since).Round(time.Millisecond)}
-	if err, _ := c.err.Load().(error); err != nil {
+	if err := c.endErr(); err != nil {
 		attrs = append(attrs, "err", err)
 	}
 	p.e.log.Info("peer disconnected", attrs...)
@@ -144,142 +156,16 @@ func (p *peer) detach(c *conn) {
 	p.e.updateOffload()
 }
 
-// detachAll forgets the connection for good (stop or removal) and returns it.
-func (p *peer) detachAll() *conn {
-	p.halt()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c := p.conn.Swap(nil)
-	p.state = "stopped"
-	p.stopped = true
-	return c
+// stop takes the peer out of service for good (the engine closes, or the
+// peer was removed): its dialer returns, it takes no connection from now
+// on, and its connection, if any, is returned for the caller to retire.
+func (p *peer) stop() *conn {
+	s := &p.slot
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != peerStopped {
+		s.state = peerStopped
+		close(p.stopCh)
+	}
+	return s.cur.Swap(nil)
 }
-
-func (p *peer) setFailure(err error, next time.Time) {
-	p.mu.Lock()
-	p.state, p.lastErr, p.nextRetry = "waiting to redial", err.Error(), next
-	p.mu.Unlock()
-}
-
-// dialLoop keeps one connection to the peer while it has an endpoint.
-func (p *peer) dialLoop() {
-	backoff := backoffMin
-	for {
-		if c := p.current(); c != nil {
-			select {
-			case <-p.kick:
-				continue
-			case <-c.dead:
-				continue
-			case <-p.stop:
-				return
-			case <-p.e.ctx.Done():
-				return
-			}
-		}
-		err := p.dialOnce(handshake.PurposeConnect)
-		if err == nil || errors.Is(err, errDuplicate) {
-			// Connected, or the peer's simultaneous dial won: either way
-			// there is a live connection now.
-			backoff = backoffMin
-			continue
-		}
-		wait := jitter(backoff)
-		p.setFailure(err, time.Now().Add(wait))
-		p.e.log.Info("dial failed", "peer", p.name, "endpoint", p.cfg.Load().Endpoint, "err", err, "retry_in", wait.Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-p.stop:
-			t.Stop()
-			return
-		case <-p.e.ctx.Done():
-			t.Stop()
-			return
-		}
-		backoff = min(2*backoff, backoffMax)
-	}
-}
-
-// rotate replaces c with a fresh connection, make-before-break: the side
-// with the endpoint dials one with purpose "rotate"; a side without asks
-// the other to. It runs once per connection; a failed dial is retried at
-// the next keepalive tick.
-func (p *peer) rotate(c *conn, why string) {
-	if c.isDead() || c.rotating.Swap(true) {
-		return
-	}
-	if p.cfg.Load().Endpoint == "" {
-		p.e.log.Info("asking the peer to rotate the connection", "peer", p.name, "reason", why)
-		c.rotateDue.Store(true)
-		c.wakeWriter()
-		return
-	}
-	p.e.log.Info("rotating the connection", "peer", p.name, "reason", why)
-	p.e.goroutine(func() {
-		if err := p.dialOnce(handshake.PurposeRotate); err != nil {
-			p.e.log.Warn("rotation failed; retrying at the next keepalive", "peer", p.name, "err", err)
-			c.rotating.Store(false)
-		}
-	})
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d*4/5 + time.Duration(rand.Int64N(int64(d)*2/5+1))
-}
-
-// dialOnce dials the endpoint, runs the handshake and attaches the session.
-func (p *peer) dialOnce(purpose handshake.Purpose) error {
-	e := p.e
-	pc := p.cfg.Load()
-	if purpose == handshake.PurposeConnect {
-		p.mu.Lock()
-		p.state = "connecting"
-		p.mu.Unlock()
-	}
-	addr, err := e.resolve(pc.Endpoint)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, handshake.TLSTimeout+handshake.ParamsTimeout)
-	defer cancel()
-	raw, err := e.dial(ctx, "tcp", addr.String())
-	if err != nil {
-		return fmt.Errorf("dial %s: %w", addr, err)
-	}
-	e.tuneSocket(raw, pc.Keepalive)
-	s, err := e.auth.Client(ctx, raw, p.name, e.params(purpose))
-	if err != nil {
-		return err
-	}
-	return e.attachSession(s)
-}
-
-// resolve looks the endpoint up (at each dial) and refuses an address the
-// tunnel itself would carry.
-func (e *Engine) resolve(endpoint string) (netip.AddrPort, error) {
-	host, port, err := net.SplitHostPort(endpoint)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("endpoint %q: %w", endpoint, err)
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
-	defer cancel()
-	ap, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err == nil && len(ap) == 0 {
-		err = errNoAddress
-	}
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("resolve %s: %w", host, err)
-	}
-	pn, err := net.DefaultResolver.LookupPort(ctx, "tcp", port)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("endpoint %q port: %w", endpoint, err)
-	}
-	a := ap[0].Unmap()
-	if q := e.routes.Load().lookup(a); q != nil {
-		return netip.AddrPort{}, fmt.Errorf("endpoint %s resolves to %s, inside allowed_ips of peer %q: the tunnel would carry itself; refusing to dial", endpoint, a, q.name)
-	}
-	return netip.AddrPortFrom(a, uint16(pn)), nil
-}
-
-var errNoAddress = errors.New("no address")

@@ -13,41 +13,7 @@ import (
 // keepalive without touching their connection. Call Reverify afterwards
 // when credentials changed too.
 func (e *Engine) SetPeers(peers []PeerConfig) {
-	var gone []*conn
-	e.mu.Lock()
-	keep := map[string]bool{}
-	for _, pc := range peers {
-		keep[pc.Name] = true
-		if p, ok := e.peers[pc.Name]; ok {
-			old := p.cfg.Load()
-			if pc.Keepalive <= 0 {
-				pc.Keepalive = DefaultKeepalive
-			}
-			p.cfg.Store(&pc)
-			if old.Endpoint == "" && pc.Endpoint != "" {
-				p.start()
-			}
-			continue
-		}
-		p := newPeer(e, pc)
-		e.peers[pc.Name] = p
-		if e.ctx.Err() == nil {
-			p.start()
-		}
-		e.log.Info("peer added", "peer", pc.Name)
-	}
-	for name, p := range e.peers {
-		if !keep[name] {
-			delete(e.peers, name)
-			if c := p.detachAll(); c != nil {
-				gone = append(gone, c)
-			}
-			e.log.Info("peer removed", "peer", name)
-		}
-	}
-	e.rebuildRoutes()
-	e.mu.Unlock()
-	for _, c := range gone {
+	for _, c := range e.peers.replace(e, peers) {
 		c.retire(wire.CloseRemoved)
 	}
 	e.updateOffload()
@@ -57,22 +23,17 @@ func (e *Engine) SetPeers(peers []PeerConfig) {
 // peers in force now and closes those that no longer pass (revoked,
 // expired, no longer covered by their certificate).
 func (e *Engine) Reverify() {
-	e.mu.Lock()
-	var conns []*conn
-	for _, p := range e.peers {
-		if c := p.current(); c != nil {
-			conns = append(conns, c)
+	for _, p := range e.peers.list() {
+		c := p.current()
+		if c == nil {
+			continue
 		}
-	}
-	e.mu.Unlock()
-	for _, c := range conns {
 		err := e.auth.Verify(c.sess)
 		if err == nil {
 			continue
 		}
-		e.log.Warn("closing tunnel: peer no longer passes verification", "peer", c.p.name,
+		e.log.Warn("closing tunnel: peer no longer passes verification", "peer", p.name,
 			"reason", handshake.ReasonOf(err), "detail", errors.Unwrap(err))
-		c.p.detach(c)
 		c.retire(wire.CloseRemoved)
 	}
 }
@@ -80,13 +41,7 @@ func (e *Engine) Reverify() {
 // RotateAll moves every live connection to a fresh one, make-before-break,
 // as after the node's own certificate was renewed.
 func (e *Engine) RotateAll(why string) {
-	e.mu.Lock()
-	var ps []*peer
-	for _, p := range e.peers {
-		ps = append(ps, p)
-	}
-	e.mu.Unlock()
-	for _, p := range ps {
+	for _, p := range e.peers.list() {
 		if c := p.current(); c != nil {
 			p.rotate(c, why)
 		}
@@ -95,11 +50,10 @@ func (e *Engine) RotateAll(why string) {
 
 // Peers lists the configured peer names.
 func (e *Engine) Peers() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	names := make([]string, 0, len(e.peers))
-	for n := range e.peers {
-		names = append(names, n)
+	ps := e.peers.list()
+	names := make([]string, 0, len(ps))
+	for _, p := range ps {
+		names = append(names, p.name)
 	}
 	slices.Sort(names)
 	return names

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
@@ -26,7 +27,7 @@ func stream(t *testing.T, from, to *netiftest.Device, n int, gap time.Duration) 
 		var seq [4]byte
 		for i := range n {
 			binary.BigEndian.PutUint32(seq[:], uint32(i))
-			from.Inject(netiftest.IPv4UDP(ap("10.1.0.10:7"), ap("10.2.0.10:7"), seq[:]))
+			from.Inject(packet.UDP(ap("10.1.0.10:7"), ap("10.2.0.10:7"), seq[:]))
 			time.Sleep(gap)
 		}
 	}()
@@ -74,12 +75,12 @@ func TestRotationLosesNothing(t *testing.T) {
 					t.Logf("A: %+v\nB: %+v\nB written dropped: %d", a.eng.Status(), b.eng.Status(), devB.WrittenDropped())
 				}
 			})
-			before := a.eng.peer("office-b").current()
+			before := a.eng.peers.get("office-b").current()
 			wait := stream(t, devA, devB, 2000, 100*time.Microsecond)
 			time.Sleep(20 * time.Millisecond) // rotate in the middle of the stream
 			tc.rotator(a, b).RotateAll("test")
 			wait()
-			testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != before })
+			testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != before })
 			if ps := a.eng.Status().Peers[0]; ps.RotatedAt == nil {
 				t.Fatalf("status does not show the rotation: %+v", ps)
 			}
@@ -95,8 +96,8 @@ func TestConnectionsRotateAtMaximumAge(t *testing.T) {
 	a := newSiteWith(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}, Keepalive: 100 * time.Millisecond}, true, nil, young)
 	newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: 100 * time.Millisecond}, false, nil, young)
 	waitConnected(t, a, "office-b")
-	first := a.eng.peer("office-b").current()
-	testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != first })
+	first := a.eng.peers.get("office-b").current()
+	testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
 	stream(t, devA, devB, 100, 0)()
 }
 
@@ -127,9 +128,9 @@ func TestConnectionsRotateAtTheRecordLimit(t *testing.T) {
 			a := newSiteWith(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}, Keepalive: time.Hour}, true, nil, limit("a"))
 			newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: time.Hour}, false, nil, limit("b"))
 			waitConnected(t, a, "office-b")
-			first := a.eng.peer("office-b").current()
+			first := a.eng.peers.get("office-b").current()
 			stream(t, devA, devB, 1000, 200*time.Microsecond)()
-			testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != first })
+			testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
 		})
 	}
 }
@@ -145,7 +146,7 @@ func TestExpiredPeerIsClosedAtExpiry(t *testing.T) {
 	cr := f.Credentials(short)
 	newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}}, false, cr, nil)
 	waitConnected(t, a, "office-b")
-	testutil.Eventually(t, 10*time.Second, "office-b's connection closed", func() bool { return a.eng.peer("office-b").current() == nil })
+	testutil.Eventually(t, 10*time.Second, "office-b's connection closed", func() bool { return a.eng.peers.get("office-b").current() == nil })
 	late := time.Since(short.Cert.NotAfter) // x509 keeps whole seconds
 	t.Logf("tunnel closed %v after the peer certificate expired", late.Round(time.Millisecond))
 	if late < 0 {
@@ -153,7 +154,7 @@ func TestExpiredPeerIsClosedAtExpiry(t *testing.T) {
 	}
 	// Redials are refused now: the peer stays disconnected.
 	time.Sleep(300 * time.Millisecond)
-	if a.eng.peer("office-b").current() != nil {
+	if a.eng.peers.get("office-b").current() != nil {
 		t.Fatal("a peer with an expired certificate connected again")
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"slices"
 )
 
-// routes maps destination prefixes to peers by longest match. It is
-// immutable: a reload builds a new one and swaps it in atomically.
+// routes maps destination prefixes to peers by longest match, over every
+// peer's allowed IPs. It is immutable: a change to the peers builds a new
+// one and swaps it in atomically (peerSet.rebuild). The linear scan suits
+// a site's few dozen prefixes; a table of thousands (a hub's leased
+// client addresses) would want a trie behind the same lookup.
 type routes struct {
 	v4, v6 []route // longest prefix first
 }
@@ -20,7 +23,7 @@ type route struct {
 func newRoutes(peers []*peer) *routes {
 	r := &routes{}
 	for _, p := range peers {
-		for _, pfx := range p.allowedIPs() {
+		for _, pfx := range p.policy().allowedIPs {
 			if pfx.Addr().Is4() {
 				r.v4 = append(r.v4, route{pfx, p})
 			} else {

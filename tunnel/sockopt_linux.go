@@ -13,20 +13,20 @@ import (
 // (express first) instead of behind megabytes in the kernel.
 const notsentLowat = 128 << 10
 
-// tuneSocket sets TCP_USER_TIMEOUT (unacknowledged data for DeadAfter
+// tune sets TCP_USER_TIMEOUT (unacknowledged data for DeadAfter
 // keepalive intervals ends the connection), TCP_NOTSENT_LOWAT and the
-// engine's congestion control.
-func (e *Engine) tuneSocket(c net.Conn, keepalive time.Duration) {
+// congestion control.
+func (s *sockTuning) tune(c net.Conn, keepalive time.Duration) {
 	setUserTimeout(c, keepalive)
 	control(c, func(fd int) {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notsentLowat)
-		if e.congestion == "" {
+		if s.congestion == "" {
 			return
 		}
-		if err := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, e.congestion); err != nil {
-			e.ccWarn.Do(func() {
-				e.log.Warn("congestion control not available; connections use the host's default",
-					"key", "transport.congestion_control", "value", e.congestion, "err", err,
+		if err := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, s.congestion); err != nil {
+			s.warnOnce.Do(func() {
+				s.log.Warn("congestion control not available; connections use the host's default",
+					"key", "transport.congestion_control", "value", s.congestion, "err", err,
 					"available", "/proc/sys/net/ipv4/tcp_available_congestion_control")
 			})
 		}

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// tuneSocket does nothing elsewhere: the TCP options are Linux's.
-func (e *Engine) tuneSocket(net.Conn, time.Duration) {}
+// tune does nothing elsewhere: the TCP options are Linux's.
+func (s *sockTuning) tune(net.Conn, time.Duration) {}
 
 func setUserTimeout(net.Conn, time.Duration) {}

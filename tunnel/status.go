@@ -43,43 +43,42 @@ type Status struct {
 
 // Status reports every configured peer, sorted by name.
 func (e *Engine) Status() Status {
-	e.mu.Lock()
-	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: offloadNames(e.offNow)}
-	for _, p := range e.peers {
+	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.dev.offloadNow().Names()}
+	for _, p := range e.peers.list() {
 		st.Peers = append(st.Peers, p.status())
 	}
-	e.mu.Unlock()
 	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st
 }
 
 func (p *peer) status() PeerStatus {
-	pc := p.cfg.Load()
+	pol := p.policy()
 	s := PeerStatus{
-		Name: p.name, Endpoint: pc.Endpoint,
+		Name: p.name, Endpoint: pol.endpoint,
 		TxBytes: p.ctr.txBytes.Load(), TxPackets: p.ctr.txPackets.Load(),
 		RxBytes: p.ctr.rxBytes.Load(), RxPackets: p.ctr.rxPackets.Load(),
 		Drops: p.ctr.dropMap(), ECNMarks: p.ctr.ecnMarks.Load(),
 	}
-	for _, a := range pc.AllowedIPs {
+	for _, a := range pol.allowedIPs {
 		s.AllowedIPs = append(s.AllowedIPs, a.String())
 	}
-	p.mu.Lock()
-	s.State, s.LastError = p.state, p.lastErr
-	if !p.rotatedAt.IsZero() {
-		t := p.rotatedAt
+	sl := &p.slot
+	sl.mu.Lock()
+	s.State, s.LastError = sl.state.String(), sl.lastErr
+	if !sl.rotatedAt.IsZero() {
+		t := sl.rotatedAt
 		s.RotatedAt = &t
 	}
-	if s.State == "waiting to redial" {
-		t := p.nextRetry
+	if sl.state == peerRedialWait {
+		t := sl.nextRetry
 		s.NextRetry = &t
 	}
-	p.mu.Unlock()
+	sl.mu.Unlock()
 	c := p.current()
 	if c == nil {
 		return s
 	}
-	s.State, s.NextRetry = "connected", nil // whatever a dial that lost a race last said
+	s.State, s.NextRetry = peerConnected.String(), nil // whatever a dial that lost a race last said
 	st := c.sess.State
 	s.Remote = c.remote()
 	s.TLSVersion, s.Cipher, s.Group = tlsVersion(st.Version), cipherName(st.CipherSuite), st.CurveID.String()
@@ -90,7 +89,7 @@ func (p *peer) status() PeerStatus {
 		na := leaf.NotAfter
 		s.NotAfter = &na
 	}
-	if rtt := c.rtt.Load(); rtt > 0 {
+	if rtt := c.heard.rtt.Load(); rtt > 0 {
 		s.RTT = time.Duration(rtt).Round(time.Microsecond).String()
 	}
 	return s

@@ -112,7 +112,7 @@ func TestMalformedStreamEndsTheConnection(t *testing.T) {
 			if errors.As(err, &ne) && ne.Timeout() {
 				t.Fatal("the node kept the connection open")
 			}
-			testutil.Eventually(t, 10*time.Second, "the connection closed", func() bool { return a.eng.peer("office-b").current() == nil })
+			testutil.Eventually(t, 10*time.Second, "the connection closed", func() bool { return a.eng.peers.get("office-b").current() == nil })
 			testutil.Eventually(t, 10*time.Second, "log line "+tc.log, func() bool { return strings.Contains(logs.String(), tc.log) })
 			for _, line := range strings.Split(logs.String(), "\n") {
 				if strings.Contains(line, tc.log) {
@@ -151,10 +151,10 @@ func TestCongestionControlIsSetOnEveryConnection(t *testing.T) {
 		control(c.st.Conn, func(fd int) { name, _ = unix.GetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION) })
 		return strings.TrimRight(name, "\x00")
 	}
-	if got := cc(a.eng.peer("office-b").current()); got != "reno" {
+	if got := cc(a.eng.peers.get("office-b").current()); got != "reno" {
 		t.Errorf("listener's connection uses %q, want reno", got)
 	}
-	if got := cc(b.eng.peer("office-a").current()); got == "no_such_cc" || got == "" {
+	if got := cc(b.eng.peers.get("office-a").current()); got == "no_such_cc" || got == "" {
 		t.Errorf("dialer's connection uses %q, want the host's default", got)
 	}
 	if n := strings.Count(logs.String(), "congestion control not available"); n != 1 ||

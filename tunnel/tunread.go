@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 	"github.com/tlsvpn/tlsvpn/netif"
 )
@@ -53,12 +54,12 @@ func (e *Engine) readTUN() {
 // in place into pend.last's tail when that is where buf points.
 func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64, timer *time.Timer) {
 	pkt := frame[wire.HeaderLen:]
-	info, ok := parseIP(pkt[netif.VirtioHdrLen:])
-	if !ok {
+	hdr, err := packet.ParseHeader(pkt[packet.VirtioHdrLen:])
+	if err != nil {
 		e.noRoute.Add(1) // not IP we can route; count with no_route
 		return
 	}
-	p := e.routes.Load().lookup(info.dst)
+	p := e.peers.route(hdr.Dst)
 	if p == nil {
 		e.noRoute.Add(1)
 		return
@@ -68,16 +69,16 @@ func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64,
 		p.ctr.drop(dropNoConn, 1)
 		return
 	}
-	if g := parseVnet(pkt).gsoType; g != gsoNone && c.accept&gsoOffload(g&^gsoECNBit) == 0 {
+	if vh, _ := packet.ParseVirtioHdr(pkt); vh.GSOType != packet.GSONone && c.accept&netif.GSOOffload(vh.GSOType&^packet.GSOECN) == 0 {
 		p.ctr.drop(dropGSO, 1)
 		return
 	}
-	if !fixOutbound(pkt, info) {
+	if !fixOutbound(pkt, hdr) {
 		p.ctr.drop(dropMalformed, 1)
 		return
 	}
 	wire.PutHeader(frame, wire.TypePacket, len(pkt))
-	express := flows.express(pkt, info, now)
+	express := flows.express(pkt, hdr, now)
 	if b := pend.last; b != nil && b.c == c && !express && !b.express && &b.buf[b.n] == &frame[0] {
 		b.n += len(frame)
 		b.pkts++
@@ -107,60 +108,4 @@ func (e *Engine) flush(pend *pending, timer *time.Timer) {
 		pend.remove(b)
 		e.send(b, timer)
 	}
-}
-
-// queueWait bounds how long the TUN reader waits for room in a full bulk
-// queue. It rarely waits: CoDel keeps the queue short long before it fills.
-const queueWait = 50 * time.Millisecond
-
-// send queues b on its connection, waiting at most queueWait for room
-// (timer is the reader's reusable timer) and dropping the batch after that.
-func (e *Engine) send(b *batch, timer *time.Timer) {
-	c := b.c
-	q := c.out
-	if b.express {
-		q = c.express
-	}
-	b.enq = time.Now().UnixNano()
-	c.sendMu.RLock()
-	if c.retired || c.isDead() {
-		c.sendMu.RUnlock()
-		e.reroute(b, timer)
-		return
-	}
-	select {
-	case q <- b:
-		c.sendMu.RUnlock()
-		return
-	default:
-	}
-	timer.Reset(queueWait) // Go >= 1.23 timers need no draining around Reset and Stop
-	select {
-	case q <- b:
-		timer.Stop()
-		c.sendMu.RUnlock()
-		return
-	case <-c.dead:
-		timer.Stop()
-		c.sendMu.RUnlock()
-		e.reroute(b, timer)
-		return
-	case <-timer.C:
-	}
-	c.sendMu.RUnlock()
-	c.p.ctr.drop(dropQueueFull, uint64(b.pkts))
-	putBatch(b)
-}
-
-// reroute hands a batch whose connection was retired or died to the peer's
-// current connection: during a rotation, nothing is lost.
-func (e *Engine) reroute(b *batch, timer *time.Timer) {
-	p := b.c.p
-	if nc := p.current(); nc != nil && nc != b.c {
-		b.c = nc
-		e.send(b, timer)
-		return
-	}
-	p.ctr.drop(dropNoConn, uint64(b.pkts))
-	putBatch(b)
 }

@@ -79,16 +79,23 @@ func vethCmd(ns1, dev1, ns2, dev2 string) []string {
 
 // addrCmd adds an address; IPv6 ones with nodad, so they are usable at once.
 func addrCmd(ns, dev, prefix string) []string {
-	cmd := []string{"-n", ns, "addr", "add", prefix, "dev", dev}
+	return append([]string{"-n", ns}, addrArgs(dev, prefix)...)
+}
+
+// addrArgs are addrCmd's arguments without the namespace.
+func addrArgs(dev, prefix string) []string {
+	args := []string{"addr", "add", prefix, "dev", dev}
 	if strings.Contains(prefix, ":") {
-		cmd = append(cmd, "nodad")
+		args = append(args, "nodad")
 	}
-	return cmd
+	return args
 }
 
 func upCmd(ns, dev string) []string {
-	return []string{"-n", ns, "link", "set", dev, "up"}
+	return append([]string{"-n", ns}, upArgs(dev)...)
 }
+
+func upArgs(dev string) []string { return []string{"link", "set", dev, "up"} }
 
 // setSysctls sets up namespace ns before its devices exist, so that they
 // inherit the settings: IPv4 and IPv6 forwarding on or off (off is written
@@ -123,15 +130,30 @@ const readyWait = 10 * time.Second
 // dropped.
 func (t *Topology) waitReady() error {
 	for _, l := range t.links() {
-		ready := WaitFor(readyWait, 10*time.Millisecond, func() bool {
-			out, err := ip("-n", l.ns, "-6", "-o", "addr", "show", "dev", l.dev, "scope", "link", "-tentative")
-			return err == nil && strings.Contains(out, "fe80::")
-		})
-		if !ready {
-			return fmt.Errorf("link %s in %s not up within %v", l.dev, l.ns, readyWait)
+		if err := waitLinkLocal(ipIn(l.ns), l.ns, l.dev); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// waitLinkLocal waits until dev, in the namespace that ipRun runs ip(8)
+// in, has its IPv6 link-local address (see waitReady); where names that
+// namespace for errors.
+func waitLinkLocal(ipRun func(args ...string) (string, error), where, dev string) error {
+	ready := WaitFor(readyWait, 10*time.Millisecond, func() bool {
+		out, err := ipRun("-6", "-o", "addr", "show", "dev", dev, "scope", "link", "-tentative")
+		return err == nil && strings.Contains(out, "fe80::")
+	})
+	if !ready {
+		return fmt.Errorf("link %s in %s not up within %v", dev, where, readyWait)
+	}
+	return nil
+}
+
+// ipIn returns a function that runs ip(8) in namespace ns.
+func ipIn(ns string) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) { return ip(append([]string{"-n", ns}, args...)...) }
 }
 
 // link is one veth end.

@@ -15,7 +15,16 @@
 // forwarding sysctls, which are written from a thread switched into the
 // gateway namespace.
 //
-// The package needs root and Linux; New skips a test when not root.
+// Containers: Boot starts a Debian 12 system with a real systemd as PID 1
+// (systemd-nspawn), for what needs systemd, D-Bus or systemd-resolved and
+// cannot have it from a host whose PID 1 is something else. Root builds its
+// file system once with debootstrap and caches it in CacheDir, outside the
+// repository; every container runs on an overlay in memory above it, in a
+// cgroup and network namespace of its own, joined to a topology's namespace
+// by JoinVeth. Close powers it off and checks that nothing is left.
+//
+// The package needs root and Linux; New, Root and Boot skip a test when not
+// root.
 package lab
 
 // Device names inside the namespaces.

@@ -29,6 +29,7 @@ func (t *Topology) SetLink(ns, dev string, up bool) error {
 // (docs/design.md, "The test topology"). Ping sends nowhere else.
 var addressPlan = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/24"),
+	netip.MustParsePrefix("198.18.1.0/24"), // a second underlay (remote access, containers)
 	netip.MustParsePrefix("100.64.0.0/24"),
 	netip.MustParsePrefix("fd64::/64"),
 	netip.MustParsePrefix("10.1.0.0/24"),
@@ -66,13 +67,19 @@ var pingReceived = regexp.MustCompile(`(\d+) (?:packets )?received`)
 // and printed its summary, whatever the loss; otherwise (no route, ping not
 // installed, a bad argument) err says why and received is 0.
 func (t *Topology) Ping(from, to string, count int) (received int, out string, err error) {
+	return ping(func(args ...string) (string, error) { return t.Run(from, "ping", args...) }, from, to, count)
+}
+
+// ping runs ping through run, with the arguments and checks of
+// Topology.Ping; from names where it runs, for errors.
+func ping(run func(args ...string) (string, error), from, to string, count int) (received int, out string, err error) {
 	if count < 1 || count > maxPingCount {
 		return 0, "", fmt.Errorf("ping %s: count %d out of 1..%d", to, count, maxPingCount)
 	}
 	if !inPlan(to) {
 		return 0, "", fmt.Errorf("ping %s: not an address of the lab's address plan", to)
 	}
-	out, runErr := t.Run(from, "ping", "-n", "-c", strconv.Itoa(count), "-W", "1", "-i", "0.2", to)
+	out, runErr := run("-n", "-c", strconv.Itoa(count), "-W", "1", "-i", "0.2", to)
 	m := pingReceived.FindStringSubmatch(out)
 	if m == nil {
 		if runErr == nil {

@@ -47,14 +47,7 @@ func (p *Proc) Signal(sig os.Signal) error {
 }
 
 // Exited reports whether the process has exited and been reaped.
-func (p *Proc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *Proc) Exited() bool { return isClosed(p.done) }
 
 // Wait blocks until the process has exited and returns how it ended, as
 // exec.Cmd.Wait reports it (nil for exit status 0).
@@ -87,11 +80,24 @@ func (p *Proc) Stop(timeout time.Duration) error {
 	return nil
 }
 
-func (p *Proc) waitTimeout(d time.Duration) bool {
+func (p *Proc) waitTimeout(d time.Duration) bool { return waitClosed(p.done, d) }
+
+// isClosed reports whether done is closed.
+func isClosed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitClosed waits up to d for done to be closed and reports whether it was.
+func waitClosed(done <-chan struct{}, d time.Duration) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case <-p.done:
+	case <-done:
 		return true
 	case <-timer.C:
 		return false

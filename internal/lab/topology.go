@@ -44,8 +44,8 @@ const (
 
 var prefixSeq atomic.Uint32
 
-// processPrefix starts the name of every namespace New makes in this
-// process.
+// processPrefix starts the name of every namespace this package makes in
+// this process (New, EnterNetns, UniqueName, containers).
 func processPrefix() string { return fmt.Sprintf("tv%dx", os.Getpid()) }
 
 // nextPrefix returns a prefix unique to this process and call: "tv<pid>x<n>".
@@ -53,9 +53,9 @@ func nextPrefix() string {
 	return fmt.Sprintf("%s%d", processPrefix(), prefixSeq.Add(1))
 }
 
-// ProcessNamespaces lists the named network namespaces that topologies made
-// by New in this process have left in place, for a leak check: none once
-// every topology is closed.
+// ProcessNamespaces lists the named network namespaces this package made
+// in this process that still exist, for a leak check: none once every
+// topology, namespace and container is closed.
 func ProcessNamespaces() ([]string, error) {
 	entries, err := os.ReadDir(netnsDir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -72,6 +72,10 @@ func ProcessNamespaces() ([]string, error) {
 	}
 	return names, nil
 }
+
+// UniqueName returns a network namespace name unique to this process and
+// call, ending in tag: "tv<pid>x<n>-<tag>". The caller creates and deletes it.
+func UniqueName(tag string) string { return nextPrefix() + "-" + tag }
 
 // New builds a topology for a test with a unique prefix and registers its
 // Close with tb.Cleanup, so it is removed also when the test fails. When the

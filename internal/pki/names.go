@@ -1,53 +1,31 @@
 package pki
 
 import (
-	"fmt"
-	"strings"
 	"unicode"
+
+	"github.com/tlsvpn/tlsvpn/internal/netparse"
 )
 
 // reservedNames would make NAME.pem collide with the CA's own files.
 var reservedNames = map[string]bool{"ca": true, "crl": true}
 
-// ValidateName checks that name can name a node: a DNS name of lowercase
-// letters, digits and hyphens in dot-separated labels of 1 to 63 characters
-// (no leading or trailing hyphen), at most 253 characters, and not "ca" or
-// "crl". Such a name is also a safe file name. Errors wrap ErrInvalidArgument.
+// ValidateName checks that name can name a node: a DNS name as the configuration takes it
+// (netparse.NodeName: dot-separated labels of letters, digits and hyphens, no wildcard, not an IP
+// address), in lower case, and not "ca" or "crl". Names compare without case; the PKI writes them
+// lower-case so that each name has one certificate file. Such a name is also a safe file name.
+// Errors wrap ErrInvalidArgument.
 func ValidateName(name string) error {
 	if name == "" {
 		return errorf(ErrInvalidArgument, "empty name")
 	}
-	if len(name) > 253 {
-		return errorf(ErrInvalidArgument, "name %q is longer than 253 characters", name)
+	if err := netparse.NodeName(name); err != nil {
+		return errorf(ErrInvalidArgument, "name %v", err)
+	}
+	if lower := netparse.CanonicalName(name); lower != name {
+		return errorf(ErrInvalidArgument, "name %q is not lowercase (use %q): names compare without case, and each has one certificate file", name, lower)
 	}
 	if reservedNames[name] {
 		return errorf(ErrInvalidArgument, "name %q is reserved for the CA's own %s.pem", name, name)
-	}
-	for _, label := range strings.Split(name, ".") {
-		if err := validateLabel(label); err != nil {
-			return errorf(ErrInvalidArgument, "name %q: %v", name, err)
-		}
-	}
-	return nil
-}
-
-func validateLabel(label string) error {
-	switch {
-	case label == "":
-		return fmt.Errorf("empty label")
-	case len(label) > 63:
-		return fmt.Errorf("label %q is longer than 63 characters", label)
-	case label[0] == '-' || label[len(label)-1] == '-':
-		return fmt.Errorf("label %q starts or ends with a hyphen", label)
-	}
-	for _, r := range label {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
-		case unicode.IsUpper(r):
-			return fmt.Errorf("%q is not lowercase (use %q)", label, strings.ToLower(label))
-		default:
-			return fmt.Errorf("character %q not allowed (letters, digits, hyphens and dots only)", r)
-		}
 	}
 	return nil
 }

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tlsvpn/tlsvpn/config"
+)
+
+// refuseUnbuilt refuses a configuration that uses a feature this build checks but does not run yet:
+// `tlsvpn check` accepts its keys, but `up` would silently ignore them. The builder of each feature
+// removes its line here when the feature lands.
+func refuseUnbuilt(cfg *config.Config) error {
+	var uses []string
+	add := func(used bool, what string) {
+		if used {
+			uses = append(uses, what)
+		}
+	}
+	add(cfg.RemoteAccess != nil, "[remote_access] (a remote-access hub)")
+	add(len(cfg.Groups) > 0, "[[group]]")
+	add(cfg.IsClient(), "remote_access = true on a peer (a remote-access client)")
+	add(cfg.Interface.Mode == config.ModeTAP, `interface.mode = "tap"`)
+	add(cfg.Metrics != nil, "[metrics]")
+	add(slices.ContainsFunc(cfg.Peers, func(p config.Peer) bool { return p.Required }), "required = true on a peer")
+	if len(uses) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s uses %s, which this build of tlsvpn checks but cannot run yet; remove it to start the node",
+		cfg.Path, strings.Join(uses, ", "))
+}
