@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/config"
 	"github.com/tlsvpn/tlsvpn/internal/lab"
 	"github.com/tlsvpn/tlsvpn/internal/status"
 	"github.com/tlsvpn/tlsvpn/internal/testutil"
@@ -42,6 +43,10 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// offloadModes are the values of [interface] offload; the traffic tests
+// run each.
+var offloadModes = []string{config.OffloadAuto, config.OffloadSplit, config.OffloadOff}
 
 // Options shape the two nodes of a Net.
 type Options struct {

@@ -25,7 +25,7 @@ const (
 
 func TestTCPTransferFromLANToLANArrivesIntact(t *testing.T) {
 	testutil.CheckLeaks(t)
-	for _, offload := range []string{"auto", "split", "off"} {
+	for _, offload := range offloadModes {
 		t.Run("offload "+offload, func(t *testing.T) {
 			n := NewNet(t, Options{Offload: offload})
 			n.StartBoth(t)
