@@ -185,7 +185,7 @@ func TestSignCRLAdvancesNumberAndDates(t *testing.T) {
 
 func readCRL(t *testing.T, o Options) *x509.RevocationList {
 	t.Helper()
-	der, err := readPEM(filepath.Join(o.Dir, "crl.pem"), "X509 CRL")
+	der, err := readPEM(filepath.Join(o.Dir, "crl.pem"), "X509 CRL", func(der []byte) ([]byte, error) { return der, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
