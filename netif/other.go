@@ -2,7 +2,10 @@
 
 package netif
 
-import "net/netip"
+import (
+	"log/slog"
+	"net/netip"
+)
 
 // TUN is the Linux TUN device; elsewhere it cannot be created.
 type TUN struct{}
@@ -20,6 +23,11 @@ func AddRoute(name string, p netip.Prefix) error { return ErrUnsupported }
 
 // DelRoute returns ErrUnsupported outside Linux.
 func DelRoute(name string, p netip.Prefix) error { return ErrUnsupported }
+
+// StartNAT returns ErrUnsupported outside Linux.
+func StartNAT(ifname string, pools []netip.Prefix, log *slog.Logger) (stop func() error, err error) {
+	return nil, ErrUnsupported
+}
 
 // Name is empty outside Linux.
 func (t *TUN) Name() string { return "" }

@@ -21,17 +21,27 @@ const (
 
 // validate checks c before anything touches the host.
 func (c TUNConfig) validate() error {
+	if err := checkIfname(c.Name); err != nil {
+		return fmt.Errorf("TUN %w", err)
+	}
 	switch {
-	case c.Name == "":
-		return errors.New("TUN interface name is empty")
-	case len(c.Name) >= unix.IFNAMSIZ:
-		return fmt.Errorf("TUN interface name %q is longer than %d bytes", c.Name, unix.IFNAMSIZ-1)
-	case strings.ContainsAny(c.Name, "%/: \t\n"):
-		return fmt.Errorf("TUN interface name %q contains a character the kernel does not allow", c.Name)
 	case c.MTU < minMTU || c.MTU > maxMTU:
 		return fmt.Errorf("MTU %d of %s is outside %d-%d", c.MTU, c.Name, minMTU, maxMTU)
 	case c.TxQueueLen < 0:
 		return fmt.Errorf("transmit queue length %d of %s is negative", c.TxQueueLen, c.Name)
+	}
+	return nil
+}
+
+// checkIfname refuses a name the kernel would not give an interface.
+func checkIfname(name string) error {
+	switch {
+	case name == "":
+		return errors.New("interface name is empty")
+	case len(name) >= unix.IFNAMSIZ:
+		return fmt.Errorf("interface name %q is longer than %d bytes", name, unix.IFNAMSIZ-1)
+	case strings.ContainsAny(name, "%/: \t\n"):
+		return fmt.Errorf("interface name %q contains a character the kernel does not allow", name)
 	}
 	return nil
 }

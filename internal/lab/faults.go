@@ -66,13 +66,23 @@ var pingReceived = regexp.MustCompile(`(\d+) (?:packets )?received`)
 // and printed its summary, whatever the loss; otherwise (no route, ping not
 // installed, a bad argument) err says why and received is 0.
 func (t *Topology) Ping(from, to string, count int) (received int, out string, err error) {
+	return t.PingFrom(from, "", to, count)
+}
+
+// PingFrom is Ping with the echoes sent from source address src ("-I src"),
+// which must be configured in namespace from; "" lets the kernel choose.
+func (t *Topology) PingFrom(from, src, to string, count int) (received int, out string, err error) {
 	if count < 1 || count > maxPingCount {
 		return 0, "", fmt.Errorf("ping %s: count %d out of 1..%d", to, count, maxPingCount)
 	}
 	if !inPlan(to) {
 		return 0, "", fmt.Errorf("ping %s: not an address of the lab's address plan", to)
 	}
-	out, runErr := t.Run(from, "ping", "-n", "-c", strconv.Itoa(count), "-W", "1", "-i", "0.2", to)
+	args := []string{"-n", "-c", strconv.Itoa(count), "-W", "1", "-i", "0.2"}
+	if src != "" {
+		args = append(args, "-I", src)
+	}
+	out, runErr := t.Run(from, "ping", append(args, to)...)
 	m := pingReceived.FindStringSubmatch(out)
 	if m == nil {
 		if runErr == nil {
