@@ -8,3 +8,6 @@ var ErrTruncated = errors.New("packet truncated: read filled the whole buffer")
 
 // ErrUnsupported is returned on systems without a TUN implementation here.
 var ErrUnsupported = errors.New("TUN devices and interface configuration are only supported on Linux")
+
+// ErrLinkClosed is returned by ClientLink's Update and Repin after Close.
+var ErrLinkClosed = errors.New("client link closed")

@@ -57,3 +57,21 @@ type Split struct{ *TUN }
 
 // NewSplit wraps t.
 func NewSplit(t *TUN) *Split { return &Split{t} }
+
+// ClientLink is the Linux host side of a dial-in client; elsewhere it cannot
+// be made.
+type ClientLink struct{}
+
+// NewClientLink returns ErrUnsupported outside Linux.
+func NewClientLink(name string, hub netip.Addr, c LinkConfig) (*ClientLink, error) {
+	return nil, ErrUnsupported
+}
+
+// Update returns ErrUnsupported outside Linux.
+func (l *ClientLink) Update(c LinkConfig) error { return ErrUnsupported }
+
+// Repin returns ErrUnsupported outside Linux.
+func (l *ClientLink) Repin(hub netip.Addr) error { return ErrUnsupported }
+
+// Close does nothing outside Linux.
+func (l *ClientLink) Close() error { return nil }
