@@ -75,3 +75,17 @@ func (l *ClientLink) Repin(hub netip.Addr) error { return ErrUnsupported }
 
 // Close does nothing outside Linux.
 func (l *ClientLink) Close() error { return nil }
+
+// UnderlayWatch is the Linux underlay watch; elsewhere it cannot be started.
+type UnderlayWatch struct{}
+
+// WatchUnderlay returns ErrUnsupported outside Linux.
+func WatchUnderlay(tunnel string, log *slog.Logger) (*UnderlayWatch, error) {
+	return nil, ErrUnsupported
+}
+
+// Changes never delivers outside Linux.
+func (w *UnderlayWatch) Changes() <-chan struct{} { return nil }
+
+// Close does nothing outside Linux.
+func (w *UnderlayWatch) Close() error { return nil }

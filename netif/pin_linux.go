@@ -159,18 +159,7 @@ func longerOrCloser(a, b *netlink.Route) bool {
 
 // ours reports whether r goes through this interface or is s's pin.
 func (s *linkState) ours(r *netlink.Route) bool {
-	if s.pin != nil && samePin(s.pin, r) {
-		return true
-	}
-	if r.LinkIndex == s.link.Attrs().Index {
-		return true
-	}
-	for _, hop := range r.MultiPath {
-		if hop.LinkIndex == s.link.Attrs().Index {
-			return true
-		}
-	}
-	return false
+	return s.pin != nil && samePin(s.pin, r) || through(r, s.link.Attrs().Index)
 }
 
 // pinVia is the host route to hub through via's (first) nexthop.
