@@ -1,6 +1,9 @@
 // Package netif owns the host side of a tunnel: the TUN device (through
 // golang.zx2c4.com/wireguard/tun, with virtio-net-header offloads), and the
-// addresses, MTU, link state and routes of its interface (through netlink).
+// addresses, MTU, link state and routes of its interface (through netlink);
+// for remote access (docs/hub-host.md) a hub's NAT table (StartNAT, through
+// nftables), a dial-in client's lease and the pin to its hub (ClientLink),
+// and the watch on the client's underlay (WatchUnderlay).
 //
 // The tunnel package sees a device only through the small Device interface
 // below; netiftest holds an in-memory twin for tests without root.
