@@ -63,6 +63,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseHeader -fuzztime 30s ./internal/wire
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/record
 	$(GO) test -run '^$$' -fuzz FuzzCheckInbound -fuzztime 30s ./tunnel
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/packet
+	$(GO) test -run '^$$' -fuzz FuzzSegment -fuzztime 30s ./internal/packet
 
 clean:
 	rm -rf bin test.log

@@ -9,11 +9,15 @@
 // frames; netiftest holds an in-memory twin of each for tests without root.
 package netif
 
-import "errors"
+import (
+	"errors"
 
-// VirtioHdrLen is the size of struct virtio_net_hdr (include/uapi/linux/virtio_net.h),
-// which prefixes every packet read from or written to a Device.
-const VirtioHdrLen = 10
+	"github.com/tlsvpn/tlsvpn/internal/packet"
+)
+
+// VirtioHdrLen is the size of the virtio_net_hdr (internal/packet) that
+// prefixes every packet read from or written to a Device.
+const VirtioHdrLen = packet.VirtioHdrLen
 
 // MaxPacket is the largest packet a TUN hands over in one read: an IP
 // super-packet of at most 64 KiB, plus its virtio header. It also holds
@@ -21,13 +25,14 @@ const VirtioHdrLen = 10
 const MaxPacket = VirtioHdrLen + 65535
 
 // Offload is a set of GSO types the kernel may hand us in Read, and that a
-// peer accepts in writes.
+// peer accepts in writes. offload.go maps each to its name and virtio
+// gso_type.
 type Offload uint8
 
 const (
-	OffloadTCPv4 Offload = 1 << iota // VIRTIO_NET_HDR_GSO_TCPV4
-	OffloadTCPv6                     // VIRTIO_NET_HDR_GSO_TCPV6
-	OffloadUDP                       // VIRTIO_NET_HDR_GSO_UDP_L4 (USO, Linux >= 6.2)
+	OffloadTCPv4 Offload = 1 << iota // "tcpv4": TSO over IPv4
+	OffloadTCPv6                     // "tcpv6": TSO over IPv6
+	OffloadUDP                       // "udp": USO over IPv4 and IPv6 (Linux >= 6.2)
 )
 
 // ErrClosed is returned by Read and Write after Close.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/netif"
-	"github.com/tlsvpn/tlsvpn/netif/internal/packet"
 )
 
 // Test address plan (TESTING.md): the TUN holds the .1 addresses; .2 and
@@ -114,44 +114,13 @@ func await(t *testing.T, pkts <-chan []byte, what string, match func(ip []byte) 
 // isEchoReply matches an ICMP or ICMPv6 echo reply from src to dst with id.
 func isEchoReply(src, dst netip.Addr, id uint16) func(ip []byte) bool {
 	return func(ip []byte) bool {
-		s, d, proto, l4, ok := parseIP(ip)
-		if !ok || s != src || d != dst || len(l4) < packet.ICMPHdrLen {
+		info, err := packet.Parse(ip)
+		if err != nil || !info.HasL4 || info.Src != src || info.Dst != dst || info.EchoID != id {
 			return false
 		}
-		typ := uint8(packet.ICMPv4EchoReply)
-		if proto == packet.ProtoICMPv6 {
-			typ = packet.ICMPv6EchoReply
-		} else if proto != packet.ProtoICMP {
-			return false
-		}
-		return l4[0] == typ && uint16(l4[4])<<8|uint16(l4[5]) == id
+		return info.ICMPType == packet.ICMPv4EchoReply && info.Proto == packet.ProtoICMP ||
+			info.ICMPType == packet.ICMPv6EchoReply && info.Proto == packet.ProtoICMPv6
 	}
-}
-
-// parseIP splits an IPv4 (without options check beyond IHL) or IPv6
-// (without extension headers) packet.
-func parseIP(ip []byte) (src, dst netip.Addr, proto uint8, l4 []byte, ok bool) {
-	if len(ip) < packet.IPv4HdrLen {
-		return
-	}
-	switch ip[0] >> 4 {
-	case 4:
-		ihl := int(ip[0]&0xf) * 4
-		if ihl < packet.IPv4HdrLen || len(ip) < ihl {
-			return
-		}
-		src = netip.AddrFrom4([4]byte(ip[12:16]))
-		dst = netip.AddrFrom4([4]byte(ip[16:20]))
-		return src, dst, ip[9], ip[ihl:], true
-	case 6:
-		if len(ip) < packet.IPv6HdrLen {
-			return
-		}
-		src = netip.AddrFrom16([16]byte(ip[8:24]))
-		dst = netip.AddrFrom16([16]byte(ip[24:40]))
-		return src, dst, ip[6], ip[packet.IPv6HdrLen:], true
-	}
-	return
 }
 
 // openFDs counts this process's open file descriptors.

@@ -1,52 +1,14 @@
 package netif_test
 
 import (
-	"fmt"
-	"os"
-	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/tlsvpn/tlsvpn/internal/lab"
 )
 
-var nsCounter atomic.Int32
-
-// enterNetns moves the test's goroutine, locked to its OS thread for good,
-// into a new named network namespace, and deletes the namespace in
-// Cleanup. Everything that creates a socket or a device, or talks netlink,
-// must then run on the test's own goroutine; file descriptors made here
-// keep their namespace on any goroutine. The thread is never unlocked, so
-// Go ends it with the goroutine and never reuses it elsewhere.
-func enterNetns(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace and a TUN device")
-	}
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatalf("get current network namespace: %v", err)
-	}
-	name := fmt.Sprintf("tv%d%d-netif", os.Getpid(), nsCounter.Add(1))
-	ns, err := netns.NewNamed(name)
-	if err != nil {
-		orig.Close()
-		t.Fatalf("create network namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if err := netns.Set(orig); err != nil {
-			t.Errorf("return to the original network namespace: %v", err)
-		}
-		orig.Close()
-		ns.Close()
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("delete network namespace %s: %v", name, err)
-		}
-	})
-	return name
-}
+// enterNetns moves the test into a namespace of its own (lab.EnterNetns).
+func enterNetns(t *testing.T) string { return lab.EnterNetns(t, "netif") }
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {

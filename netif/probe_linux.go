@@ -6,7 +6,7 @@ import (
 	"net"
 	"net/netip"
 
-	"github.com/tlsvpn/tlsvpn/netif/internal/packet"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -62,7 +62,7 @@ func (t *TUN) probe(o Offload) (Offload, error) {
 				"interface", t.name, "gso", typ.String())
 		default:
 			t.log.Warn("GSO write probe failed; type not offered to peers",
-				"interface", t.name, "gso", typ.String(), "error", err)
+				"interface", t.name, "gso", typ.String(), "err", err)
 		}
 	}
 	if err := restore(); err != nil {

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/netif"
-	"github.com/tlsvpn/tlsvpn/netif/internal/packet"
 )
 
 // reflector turns one TUN into a loop for TCP: a client in the namespace
@@ -59,10 +59,11 @@ func (r *reflector) run(t *testing.T, dev netif.Device) {
 func (r *reflector) rewrite(frame []byte) bool {
 	hdr, _ := packet.ParseVirtioHdr(frame)
 	ip := frame[netif.VirtioHdrLen:]
-	src, dst, proto, l4, ok := parseIP(ip)
-	if !ok || proto != packet.ProtoTCP || src != r.local || len(l4) < packet.TCPHdrLen {
+	h, err := packet.ParseHeader(ip)
+	if err != nil || h.L4Len(ip) == 0 || h.Proto != packet.ProtoTCP || h.Src != r.local {
 		return false
 	}
+	src, dst, l4 := h.Src, h.Dst, ip[h.Len:]
 	var newSrc netip.Addr
 	switch dst {
 	case r.virt:
@@ -77,9 +78,8 @@ func (r *reflector) rewrite(frame []byte) bool {
 	repl := append(newSrc.AsSlice(), r.local.AsSlice()...)
 	if src.Is4() {
 		copy(ip[12:20], repl)
-		ihl := int(ip[0]&0xf) * 4
 		binary.BigEndian.PutUint16(ip[10:], 0)
-		binary.BigEndian.PutUint16(ip[10:], packet.Checksum(ip[:ihl], 0))
+		binary.BigEndian.PutUint16(ip[10:], packet.Checksum(ip[:h.Len], 0))
 	} else {
 		copy(ip[8:40], repl)
 	}
@@ -108,11 +108,11 @@ func (r *reflector) record(hdr packet.VirtioHdr, n int) {
 // uncomplemented pseudo-header sum; a complete one its complement.
 func adjustTCPChecksum(tcp []byte, partial bool, old, repl []byte) {
 	field := binary.BigEndian.Uint16(tcp[packet.TCPCsumOffset:])
-	delta := uint32(^packet.Fold(packet.Sum(old, 0))) + uint32(packet.Fold(packet.Sum(repl, 0)))
+	delta := packet.Add(^packet.Sum(old, 0), packet.Sum(repl, 0))
 	if partial {
-		field = packet.Fold(uint32(field) + delta)
+		field = packet.Add(field, delta)
 	} else {
-		field = ^packet.Fold(uint32(^field) + delta)
+		field = ^packet.Add(^field, delta)
 	}
 	binary.BigEndian.PutUint16(tcp[packet.TCPCsumOffset:], field)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -123,7 +124,7 @@ func (s *Split) WriteBatch(pkts [][]byte) error {
 func (s *Split) writeSome(pkts [][]byte) error {
 	list := s.wlist[:0]
 	for i, p := range pkts {
-		if len(p) < VirtioHdrLen || p[1] != 0 { // gso_type must be NONE
+		if h, ok := packet.ParseVirtioHdr(p); !ok || h.GSOType != packet.GSONone {
 			return fmt.Errorf("write %s: a GSO super-packet on a device without offloads", s.name)
 		}
 		buf := s.wbufs[i][:splitOffset+len(p)-VirtioHdrLen]

@@ -3,10 +3,10 @@ package netif_test
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
+	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -57,7 +57,7 @@ func TestTAPOnABridgeCarriesFramesBothWays(t *testing.T) {
 
 	// ICMP: the remote host pings the LAN host.
 	const id = 0x7a9
-	echo := netiftest.IPv4ICMPEcho(lanRemote, lanHost, id, 1, []byte("through the bridge"))
+	echo := packet.ICMPEcho(lanRemote, lanHost, id, 1, []byte("through the bridge"))
 	write(t, dev, netiftest.EthernetFrame(l2.Header{Dst: hostMAC, Src: remoteMAC, EtherType: netiftest.EtherTypeIPv4}, echo))
 	awaitFrame(t, frames, "echo reply from the LAN host", func(f []byte, h *l2.Header) bool {
 		return h.Dst == remoteMAC && h.EtherType == netiftest.EtherTypeIPv4 &&
@@ -138,7 +138,7 @@ func awaitFrame(t *testing.T, frames <-chan []byte, what string, match func(f []
 func bridgedHost(t *testing.T, bridge string) (hostNS string, hostMAC l2.MAC) {
 	t.Helper()
 	br := addBridge(t, bridge)
-	hostNS = fmt.Sprintf("tv%d%d-lanhost", os.Getpid(), nsCounter.Add(1))
+	hostNS = lab.UniqueName("lanhost")
 	run(t, "ip", "netns", "add", hostNS)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", hostNS).CombinedOutput(); err != nil {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/netif"
-	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 	"github.com/vishvananda/netlink"
 )
 
@@ -170,8 +170,8 @@ func TestEchoRequestWrittenIntoTheTUNGetsItsReplyOnRead(t *testing.T) {
 		local, peer netip.Addr
 		req         func(src, dst netip.Addr, id, seq uint16, payload []byte) []byte
 	}{
-		{"IPv4", local4, peer4, netiftest.IPv4ICMPEcho},
-		{"IPv6", local6, peer6, netiftest.IPv6ICMPEcho},
+		{"IPv4", local4, peer4, packet.ICMPEcho},
+		{"IPv6", local6, peer6, packet.ICMPEcho},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const id = 0x7475
@@ -191,7 +191,7 @@ func TestEchoRequestWrittenIntoTheTUNGetsItsReplyOnRead(t *testing.T) {
 	}
 }
 
-func TestUDPBuiltByNetiftestIsAcceptedByTheKernel(t *testing.T) {
+func TestUDPBuiltByPacketIsAcceptedByTheKernel(t *testing.T) {
 	ns := enterNetns(t)
 	dev := newTUN(t, netif.TUNConfig{Name: tunName, MTU: 1500, Offload: true})
 	configure(t, dev, netif.LinkConfig{Addresses: []netip.Prefix{tunNet4, tunNet6}})
@@ -200,8 +200,8 @@ func TestUDPBuiltByNetiftestIsAcceptedByTheKernel(t *testing.T) {
 		local, peer netip.Addr
 		build       func(src, dst netip.AddrPort, payload []byte) []byte
 	}{
-		{"IPv4", local4, peer4, netiftest.IPv4UDP},
-		{"IPv6", local6, peer6, netiftest.IPv6UDP},
+		{"IPv4", local4, peer4, packet.UDP},
+		{"IPv6", local6, peer6, packet.UDP},
 	} {
 		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(tc.local, 0)))
 		if err != nil {
@@ -252,7 +252,7 @@ func TestReadAndWriteDoNotAllocate(t *testing.T) {
 	enterNetns(t)
 	dev := newTUN(t, netif.TUNConfig{Name: tunName, MTU: 1500, Offload: true})
 	configure(t, dev, netif.LinkConfig{Addresses: []netip.Prefix{tunNet4}})
-	req := withHdr(netiftest.IPv4ICMPEcho(peer4, local4, 1, 1, make([]byte, 56)))
+	req := withHdr(packet.ICMPEcho(peer4, local4, 1, 1, make([]byte, 56)))
 	buf := make([]byte, netif.MaxPacket)
 	watchdog := time.AfterFunc(60*time.Second, func() { dev.Close() }) // a lost reply must not hang the test
 	defer watchdog.Stop()

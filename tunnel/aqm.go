@@ -1,12 +1,11 @@
 package tunnel
 
 import (
-	"encoding/binary"
 	"math"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
-	"github.com/tlsvpn/tlsvpn/netif"
 )
 
 // Active queue management of a connection's bulk queue: CoDel (RFC 8289)
@@ -70,36 +69,12 @@ func (q *codel) controlLaw(t int64) int64 {
 // ECN-capable, otherwise the frame is turned into padding. It reports
 // whether the packet was dropped.
 func congest(b *batch) (dropped bool) {
-	if b.n < wire.HeaderLen+netif.VirtioHdrLen+20 || wire.Type(b.buf[0]) != wire.TypePacket {
+	if b.n < wire.HeaderLen+packet.VirtioHdrLen+packet.IPv4HdrLen || wire.Type(b.buf[0]) != wire.TypePacket {
 		return false
 	}
-	ip := b.buf[wire.HeaderLen+netif.VirtioHdrLen:]
-	switch ip[0] >> 4 {
-	case 4:
-		if ip[1]&3 != 0 { // ECT(0), ECT(1) or already CE
-			ip[1] |= 3
-			binary.BigEndian.PutUint16(ip[10:], 0)
-			binary.BigEndian.PutUint16(ip[10:], ipv4Checksum(ip[:int(ip[0]&0x0f)*4]))
-			return false
-		}
-	case 6:
-		if (ip[1]>>4)&3 != 0 {
-			ip[1] |= 0x30
-			return false
-		}
+	if packet.MarkCE(b.buf[wire.HeaderLen+packet.VirtioHdrLen : b.n]) {
+		return false
 	}
 	b.buf[0] = byte(wire.TypePad)
 	return true
-}
-
-// ipv4Checksum is the header checksum over hdr (whose checksum field is 0).
-func ipv4Checksum(hdr []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(hdr); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(hdr[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 	"github.com/tlsvpn/tlsvpn/netif"
-	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
 
 func TestCoDelSignalsOncePerIntervalWhileTheQueueStaysSlow(t *testing.T) {
@@ -43,11 +43,11 @@ func TestCongestMarksECNCapablePacketsAndDropsOthers(t *testing.T) {
 		b.n = len(b.buf)
 		return b
 	}
-	plain := netiftest.IPv4UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("x"))
+	plain := packet.UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("x"))
 	ect := bytes.Clone(plain)
 	ect[1] |= 2 // ECT(0)
 	ect[10], ect[11] = 0, 0
-	csum := ipv4Checksum(ect[:20])
+	csum := packet.Checksum(ect[:20], 0)
 	ect[10], ect[11] = byte(csum>>8), byte(csum)
 
 	if b := frame(plain); !congest(b) || wire.Type(b.buf[0]) != wire.TypePad {
@@ -61,10 +61,10 @@ func TestCongestMarksECNCapablePacketsAndDropsOthers(t *testing.T) {
 	if ip[1]&3 != 3 {
 		t.Fatalf("ECN field %b, want CE (11)", ip[1]&3)
 	}
-	if ipv4Checksum(ip[:20]) != 0 {
+	if packet.Checksum(ip[:20], 0) != 0 {
 		t.Fatal("the IPv4 header checksum is wrong after marking")
 	}
-	v6 := netiftest.IPv6UDP(ap("[fd01::10]:1"), ap("[fd02::10]:2"), []byte("x"))
+	v6 := packet.UDP(ap("[fd01::10]:1"), ap("[fd02::10]:2"), []byte("x"))
 	v6[1] |= 0x10 // ECT(1)
 	if b := frame(v6); congest(b) || b.buf[wire.HeaderLen+netif.VirtioHdrLen+1]&0x30 != 0x30 {
 		t.Fatal("an ECN-capable IPv6 packet must be marked CE")

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
@@ -50,11 +51,11 @@ func benchmarkEngines(b *testing.B, hdrAndPkt []byte) {
 
 // BenchmarkEnginePackets moves 1400-byte UDP packets: the per-packet path.
 func BenchmarkEnginePackets(b *testing.B) {
-	pkt := netiftest.IPv4UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), bytes.Repeat([]byte{1}, 1372))
+	pkt := packet.UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), bytes.Repeat([]byte{1}, 1372))
 	benchmarkEngines(b, append(make([]byte, netif.VirtioHdrLen), pkt...))
 }
 
 // BenchmarkEngineGSO moves 64 KB TCP super-packets whole: the bulk path.
 func BenchmarkEngineGSO(b *testing.B) {
-	benchmarkEngines(b, netiftest.TCPSuper(ap("10.1.0.10:40000"), ap("10.2.0.10:5201"), 1, 1448, bytes.Repeat([]byte{7}, 45*1448)))
+	benchmarkEngines(b, packet.TCPSuper(ap("10.1.0.10:40000"), ap("10.2.0.10:5201"), 1, 1448, bytes.Repeat([]byte{7}, 45*1448)))
 }

@@ -74,7 +74,7 @@ type conn struct {
 func newConn(e *Engine, p *peer, s *handshake.Session) *conn {
 	c := &conn{
 		e: e, p: p, sess: s, st: s.Stream,
-		accept: offloadFromNames(s.Remote.GSO), since: time.Now(), ka: p.keepalive(),
+		accept: netif.OffloadFromNames(s.Remote.GSO), since: time.Now(), ka: p.keepalive(),
 		out: make(chan *batch, queueLen), express: make(chan *batch, queueLen), ctl: make(chan struct{}, 1),
 		retiring: make(chan wire.CloseReason, 1), dead: make(chan struct{}), done: make(chan struct{}),
 	}

@@ -206,7 +206,7 @@ func (e *Engine) Close() error {
 func (e *Engine) params(purpose handshake.Purpose) handshake.Params {
 	return handshake.Params{
 		Version: handshake.ProtocolVersion, BootID: e.bootID, MTU: e.mtu,
-		GSO: offloadNames(e.accept), Purpose: purpose,
+		GSO: e.accept.Names(), Purpose: purpose,
 	}
 }
 
@@ -240,36 +240,9 @@ func (e *Engine) updateOffload() {
 		return
 	}
 	if err := e.dev.SetOffload(want); err != nil {
-		e.log.Error("set TUN offloads", "offload", offloadNames(want), "err", err)
+		e.log.Error("set TUN offloads", "offload", want.String(), "err", err)
 		return
 	}
-	e.log.Info("TUN offloads changed", "offload", offloadNames(want))
+	e.log.Info("TUN offloads changed", "offload", want.String())
 	e.offNow = want
-}
-
-var offloadBits = []struct {
-	o    netif.Offload
-	name string
-}{{netif.OffloadTCPv4, "tcpv4"}, {netif.OffloadTCPv6, "tcpv6"}, {netif.OffloadUDP, "udp"}}
-
-func offloadNames(o netif.Offload) []string {
-	names := []string{}
-	for _, b := range offloadBits {
-		if o&b.o != 0 {
-			names = append(names, b.name)
-		}
-	}
-	return names
-}
-
-func offloadFromNames(names []string) netif.Offload {
-	var o netif.Offload
-	for _, n := range names {
-		for _, b := range offloadBits {
-			if n == b.name {
-				o |= b.o
-			}
-		}
-	}
-	return o
 }

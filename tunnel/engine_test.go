@@ -17,6 +17,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
@@ -131,9 +132,9 @@ func TestPacketsCrossBothWays(t *testing.T) {
 		from, to *netiftest.Device
 		pkt      []byte
 	}{
-		{"IPv4 UDP from LAN A reaches LAN B", devA, devB, netiftest.IPv4UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), []byte("hello"))},
-		{"IPv4 UDP from LAN B reaches LAN A", devB, devA, netiftest.IPv4UDP(ap("10.2.0.10:6000"), ap("10.1.0.10:5000"), []byte("world"))},
-		{"a tunnel address answers", devB, devA, netiftest.IPv4ICMPEcho(netip.MustParseAddr("100.64.0.2"), netip.MustParseAddr("100.64.0.1"), 1, 1, nil)},
+		{"IPv4 UDP from LAN A reaches LAN B", devA, devB, packet.UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), []byte("hello"))},
+		{"IPv4 UDP from LAN B reaches LAN A", devB, devA, packet.UDP(ap("10.2.0.10:6000"), ap("10.1.0.10:5000"), []byte("world"))},
+		{"a tunnel address answers", devB, devA, packet.ICMPEcho(netip.MustParseAddr("100.64.0.2"), netip.MustParseAddr("100.64.0.1"), 1, 1, nil)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,7 +161,7 @@ func TestOneFlowKeepsItsOrder(t *testing.T) {
 			if i%3 == 0 {
 				payload = payload[:1400]
 			}
-			devA.Inject(netiftest.IPv4UDP(ap("10.1.0.10:7"), ap("10.2.0.10:7"), payload))
+			devA.Inject(packet.UDP(ap("10.1.0.10:7"), ap("10.2.0.10:7"), payload))
 		}
 	}()
 	const udpPayload = netif.VirtioHdrLen + 20 + 8
@@ -175,13 +176,13 @@ func TestOneFlowKeepsItsOrder(t *testing.T) {
 func TestGSOSuperPacketCrossesWhole(t *testing.T) {
 	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
 	pair(t, devA, devB)
-	super := netiftest.TCPSuper(ap("10.1.0.10:40000"), ap("10.2.0.10:5201"), 1, 1448, bytes.Repeat([]byte{7}, 20*1448))
+	super := packet.TCPSuper(ap("10.1.0.10:40000"), ap("10.2.0.10:5201"), 1, 1448, bytes.Repeat([]byte{7}, 20*1448))
 	devA.InjectRaw(super)
 	got := recv(t, devB)
 	if len(got) != len(super) || !bytes.Equal(got[netif.VirtioHdrLen:], super[netif.VirtioHdrLen:]) {
 		t.Fatalf("super-packet of %d bytes arrived as %d bytes or changed", len(super), len(got))
 	}
-	if h := parseVnet(got); h.gsoType != gsoTCPv4 || h.gsoSize != 1448 {
+	if h, _ := packet.ParseVirtioHdr(got); h.GSOType != packet.GSOTCPv4 || h.GSOSize != 1448 {
 		t.Fatalf("virtio header lost: %+v", h)
 	}
 }
@@ -191,11 +192,11 @@ func TestDropsAreCounted(t *testing.T) {
 	a, b := pair(t, devA, devB)
 
 	// From B, a source outside B's allowed IPs at A: dropped at A.
-	devB.Inject(netiftest.IPv4UDP(ap("10.9.9.9:1"), ap("10.1.0.10:2"), []byte("spoof")))
+	devB.Inject(packet.UDP(ap("10.9.9.9:1"), ap("10.1.0.10:2"), []byte("spoof")))
 	// From A, a destination no peer routes: dropped at A.
-	devA.Inject(netiftest.IPv4UDP(ap("10.1.0.10:1"), ap("192.0.2.1:2"), []byte("nowhere")))
+	devA.Inject(packet.UDP(ap("10.1.0.10:1"), ap("192.0.2.1:2"), []byte("nowhere")))
 	// Then a good packet, so we know the bad ones were processed.
-	good := netiftest.IPv4UDP(ap("10.2.0.10:1"), ap("10.1.0.10:2"), []byte("ok"))
+	good := packet.UDP(ap("10.2.0.10:1"), ap("10.1.0.10:2"), []byte("ok"))
 	devB.Inject(good)
 	if got := recv(t, devA); !bytes.Equal(got[netif.VirtioHdrLen:], good) {
 		t.Fatalf("unexpected packet %x", got)
@@ -235,7 +236,7 @@ func TestRestartedPeerReplacesItsConnection(t *testing.T) {
 	devB2 := netiftest.New("b2", 1500, netif.AllOffloads)
 	newSite(t, f, "office-b", devB2, peerB, false)
 	waitFor(t, func() bool { c := a.eng.peer("office-b").current(); return c != nil && c != first })
-	pkt := netiftest.IPv4UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("to the new one"))
+	pkt := packet.UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("to the new one"))
 	devA.Inject(pkt)
 	if got := recv(t, devB2); !bytes.Equal(got[netif.VirtioHdrLen:], pkt) {
 		t.Fatal("packet did not reach the new process")

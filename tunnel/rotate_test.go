@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
@@ -25,7 +26,7 @@ func stream(t *testing.T, from, to *netiftest.Device, n int, gap time.Duration) 
 		var seq [4]byte
 		for i := range n {
 			binary.BigEndian.PutUint32(seq[:], uint32(i))
-			from.Inject(netiftest.IPv4UDP(ap("10.1.0.10:7"), ap("10.2.0.10:7"), seq[:]))
+			from.Inject(packet.UDP(ap("10.1.0.10:7"), ap("10.2.0.10:7"), seq[:]))
 			time.Sleep(gap)
 		}
 	}()

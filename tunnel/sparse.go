@@ -1,10 +1,9 @@
 package tunnel
 
 import (
-	"encoding/binary"
 	"time"
 
-	"github.com/tlsvpn/tlsvpn/netif"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 )
 
 // Sparse-flow priority. Packets of flows that are not moving bulk data
@@ -25,12 +24,13 @@ type flowTable struct {
 	bulkAt [flowSlots]int64 // unix nanos
 }
 
-// express reports whether pkt (virtio header + IP packet) may take the
-// express queue, and records bulk flows. now is read once per batch.
-func (f *flowTable) express(pkt []byte, info ipInfo, now int64) bool {
-	ip := pkt[netif.VirtioHdrLen:]
-	slot := flowHash(ip, info) % flowSlots
-	if len(ip) > expressMax || parseVnet(pkt).gsoType != gsoNone {
+// express reports whether pkt (virtio header + IP packet, whose fixed IP
+// header is hdr) may take the express queue, and records bulk flows. now
+// is read once per batch.
+func (f *flowTable) express(pkt []byte, hdr packet.Header, now int64) bool {
+	ip := pkt[packet.VirtioHdrLen:]
+	slot := flowHash(ip, hdr) % flowSlots
+	if vh, _ := packet.ParseVirtioHdr(pkt); len(ip) > expressMax || vh.GSOType != packet.GSONone {
 		f.bulkAt[slot] = now
 		return false
 	}
@@ -38,21 +38,14 @@ func (f *flowTable) express(pkt []byte, info ipInfo, now int64) bool {
 }
 
 // flowHash mixes addresses, protocol and (for TCP and UDP) ports.
-func flowHash(ip []byte, info ipInfo) uint32 {
+func flowHash(ip []byte, hdr packet.Header) uint32 {
 	h := uint32(2166136261)
-	mix := func(b []byte) {
-		for _, c := range b {
-			h = (h ^ uint32(c)) * 16777619
-		}
+	for _, c := range packet.Addrs(ip) {
+		h = (h ^ uint32(c)) * 16777619
 	}
-	if info.src.Is4() {
-		mix(ip[12:20])
-	} else {
-		mix(ip[8:40])
-	}
-	mix([]byte{info.proto}) // does not escape: the closure is inlined
-	if (info.proto == protoTCP || info.proto == protoUDP) && len(ip) >= info.hdrLen+4 {
-		h = (h ^ binary.BigEndian.Uint32(ip[info.hdrLen:])) * 16777619
+	h = (h ^ uint32(hdr.Proto)) * 16777619
+	if sp, dp, ok := hdr.Ports(ip); ok {
+		h = (h ^ (uint32(sp)<<16 | uint32(dp))) * 16777619
 	}
 	return h
 }

@@ -44,7 +44,7 @@ type Status struct {
 // Status reports every configured peer, sorted by name.
 func (e *Engine) Status() Status {
 	e.mu.Lock()
-	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: offloadNames(e.offNow)}
+	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.offNow.Names()}
 	for _, p := range e.peers {
 		st.Peers = append(st.Peers, p.status())
 	}

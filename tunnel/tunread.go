@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 	"github.com/tlsvpn/tlsvpn/netif"
 )
@@ -53,12 +54,12 @@ func (e *Engine) readTUN() {
 // in place into pend.last's tail when that is where buf points.
 func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64, timer *time.Timer) {
 	pkt := frame[wire.HeaderLen:]
-	info, ok := parseIP(pkt[netif.VirtioHdrLen:])
-	if !ok {
+	hdr, err := packet.ParseHeader(pkt[packet.VirtioHdrLen:])
+	if err != nil {
 		e.noRoute.Add(1) // not IP we can route; count with no_route
 		return
 	}
-	p := e.routes.Load().lookup(info.dst)
+	p := e.routes.Load().lookup(hdr.Dst)
 	if p == nil {
 		e.noRoute.Add(1)
 		return
@@ -68,16 +69,16 @@ func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64,
 		p.ctr.drop(dropNoConn, 1)
 		return
 	}
-	if g := parseVnet(pkt).gsoType; g != gsoNone && c.accept&gsoOffload(g&^gsoECNBit) == 0 {
+	if vh, _ := packet.ParseVirtioHdr(pkt); vh.GSOType != packet.GSONone && c.accept&netif.GSOOffload(vh.GSOType&^packet.GSOECN) == 0 {
 		p.ctr.drop(dropGSO, 1)
 		return
 	}
-	if !fixOutbound(pkt, info) {
+	if !fixOutbound(pkt, hdr) {
 		p.ctr.drop(dropMalformed, 1)
 		return
 	}
 	wire.PutHeader(frame, wire.TypePacket, len(pkt))
-	express := flows.express(pkt, info, now)
+	express := flows.express(pkt, hdr, now)
 	if b := pend.last; b != nil && b.c == c && !express && !b.express && &b.buf[b.n] == &frame[0] {
 		b.n += len(frame)
 		b.pkts++

@@ -48,6 +48,10 @@ func nextPrefix() string {
 	return fmt.Sprintf("tv%dx%d", os.Getpid(), prefixSeq.Add(1))
 }
 
+// UniqueName returns a network namespace name unique to this process and
+// call, ending in tag: "tv<pid>x<n>-<tag>". The caller creates and deletes it.
+func UniqueName(tag string) string { return nextPrefix() + "-" + tag }
+
 // New builds a topology for a test with a unique prefix and registers its
 // Close with tb.Cleanup, so it is removed also when the test fails. When the
 // test has failed, the cleanup first logs the Dump of every namespace. Not

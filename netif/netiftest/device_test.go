@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
@@ -20,15 +21,15 @@ var (
 
 func TestInjectedPacketsAreReadInOrderBehindAHeader(t *testing.T) {
 	d := netiftest.New("tv0", 1500, netif.OffloadTCPv4)
-	pkt := netiftest.IPv4UDP(a4, b4, []byte("one"))
-	raw := netiftest.TCPSuper(a4, b4, 1, 100, make([]byte, 300))
+	pkt := packet.UDP(a4, b4, []byte("one"))
+	raw := packet.TCPSuper(a4, b4, 1, 100, make([]byte, 300))
 	d.Inject(pkt)
 	d.InjectRaw(raw)
 	pkt[0] = 0 // Inject copied it
 
 	buf := make([]byte, netif.MaxPacket)
 	n, err := d.Read(buf, false)
-	if err != nil || !bytes.Equal(buf[:n], append(make([]byte, netif.VirtioHdrLen), netiftest.IPv4UDP(a4, b4, []byte("one"))...)) {
+	if err != nil || !bytes.Equal(buf[:n], append(make([]byte, netif.VirtioHdrLen), packet.UDP(a4, b4, []byte("one"))...)) {
 		t.Errorf("first Read = % x, %v; want a zero header and the injected packet", buf[:n], err)
 	}
 	n, err = d.Read(buf, true)
@@ -136,7 +137,7 @@ func TestSetOffloadIsRecorded(t *testing.T) {
 
 func TestGeneratorReadsAndWritesWithoutAllocating(t *testing.T) {
 	const n = 1000
-	pkt := netiftest.IPv4UDP(a4, b4, make([]byte, 1200))
+	pkt := packet.UDP(a4, b4, make([]byte, 1200))
 	d := netiftest.NewGenerator("tv0", 1500, pkt, n+200)
 	buf := make([]byte, netif.MaxPacket)
 	var wrote int

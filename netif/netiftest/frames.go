@@ -36,7 +36,9 @@ func EthernetFrame(h l2.Header, payload []byte) []byte {
 // request's target MAC is zero. Wrap it with EthernetFrame (EtherTypeARP).
 // It panics when an address is not IPv4.
 func ARP(op uint16, senderMAC l2.MAC, sender netip.Addr, targetMAC l2.MAC, target netip.Addr) []byte {
-	must4(sender, target)
+	if !sender.Is4() || !target.Is4() {
+		panic("netiftest.ARP: sender and target must be IPv4 addresses")
+	}
 	b := make([]byte, 0, arpLen)
 	b = binary.BigEndian.AppendUint16(b, 1) // hardware type: Ethernet
 	b = binary.BigEndian.AppendUint16(b, EtherTypeIPv4)

@@ -15,7 +15,8 @@ func NewGenerator(name string, mtu int, pkt []byte, n int) *Device {
 }
 
 // NewGeneratorRaw is NewGenerator for a packet given with its virtio
-// header, for example a GSO super-packet from TCPSuper.
+// header, for example a GSO super-packet from packet.TCPSuper
+// (internal/packet).
 func NewGeneratorRaw(name string, mtu int, hdrAndPkt []byte, n int) *Device {
 	return newGenerator(newDevice(name, netif.KindTUN, mtu, netif.AllOffloads), hdrAndPkt, n)
 }

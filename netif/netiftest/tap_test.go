@@ -3,6 +3,7 @@ package netiftest_test
 import (
 	"bytes"
 	"errors"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"net/netip"
 	"syscall"
 	"testing"
@@ -49,7 +50,7 @@ func TestTAPTwinReadsInjectedFramesAsTheyAreAndCopiesWrites(t *testing.T) {
 
 func TestTAPGeneratorReadsWithoutAllocating(t *testing.T) {
 	frame := netiftest.EthernetFrame(l2.Header{Dst: macB, Src: macA, EtherType: netiftest.EtherTypeIPv4},
-		netiftest.IPv4UDP(a4, b4, make([]byte, 1400)))
+		packet.UDP(a4, b4, make([]byte, 1400)))
 	d := netiftest.NewTAPGenerator("tvtap0", 1500, frame, 1000)
 	buf := make([]byte, netif.MaxPacket)
 	allocs := testing.AllocsPerRun(500, func() {

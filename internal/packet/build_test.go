@@ -1,0 +1,83 @@
+package packet_test
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/tlsvpn/tlsvpn/internal/packet"
+)
+
+var (
+	a4 = netip.MustParseAddrPort("100.64.0.1:1000")
+	b4 = netip.MustParseAddrPort("100.64.0.2:2000")
+	a6 = netip.MustParseAddrPort("[fd64::1]:1000")
+	b6 = netip.MustParseAddrPort("[fd64::2]:2000")
+)
+
+func TestBuiltPacketsHaveValidLengthsAndChecksums(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pkt   []byte
+		proto uint8
+	}{
+		{"IPv4 UDP with an odd payload", packet.UDP(a4, b4, []byte("odd")), packet.ProtoUDP},
+		{"IPv6 UDP", packet.UDP(a6, b6, []byte("even")), packet.ProtoUDP},
+		{"IPv4 TCP", packet.TCP(a4, b4, 7, 9, packet.TCPAck, []byte("x")), packet.ProtoTCP},
+		{"IPv6 TCP SYN", packet.TCP(a6, b6, 7, 9, packet.TCPSyn, nil), packet.ProtoTCP},
+		{"IPv4 ICMP echo", packet.ICMPEcho(a4.Addr(), b4.Addr(), 1, 2, []byte("ping")), packet.ProtoICMP},
+		{"IPv6 ICMP echo", packet.ICMPEcho(a6.Addr(), b6.Addr(), 1, 2, []byte("ping")), packet.ProtoICMPv6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := verifyIP(tc.pkt); err != nil {
+				t.Fatal(err)
+			}
+			info, err := packet.Parse(tc.pkt)
+			if err != nil || info.Proto != tc.proto || !info.HasL4 {
+				t.Fatalf("Parse = %+v, %v; want protocol %d with its transport header", info, err, tc.proto)
+			}
+		})
+	}
+}
+
+func TestSuperPacketsHaveAPartialChecksumHeader(t *testing.T) {
+	payload := make([]byte, 3000)
+	for _, tc := range []struct {
+		name       string
+		pkt        []byte
+		gso        uint8
+		iphl, l4hl int
+		csumOff    int
+	}{
+		{"TCPv4", packet.TCPSuper(a4, b4, 1, 1000, payload), packet.GSOTCPv4, 20, 20, 16},
+		{"TCPv6", packet.TCPSuper(a6, b6, 1, 1000, payload), packet.GSOTCPv6, 40, 20, 16},
+		{"UDP_L4 over IPv4", packet.UDPSuper(a4, b4, 1000, payload), packet.GSOUDPL4, 20, 8, 6},
+		{"UDP_L4 over IPv6", packet.UDPSuper(a6, b6, 1000, payload), packet.GSOUDPL4, 40, 8, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, ip := tc.pkt[:10], tc.pkt[10:]
+			if h[0] != 1 || h[1] != tc.gso || binary.LittleEndian.Uint16(h[2:]) != uint16(tc.iphl+tc.l4hl) ||
+				binary.LittleEndian.Uint16(h[4:]) != 1000 || binary.LittleEndian.Uint16(h[6:]) != uint16(tc.iphl) ||
+				binary.LittleEndian.Uint16(h[8:]) != uint16(tc.csumOff) {
+				t.Errorf("virtio header % x", h)
+			}
+			// The field holds the pseudo-header sum, so the sum of the
+			// transport part with it is the sum a complete checksum field
+			// complements.
+			l4 := ip[tc.iphl:]
+			binary.BigEndian.PutUint16(l4[tc.csumOff:], ^uint16(refSum(l4)))
+			if err := verifyIP(ip); err != nil {
+				t.Errorf("the checksum field does not hold the pseudo-header sum: %v", err)
+			}
+		})
+	}
+}
+
+func TestBuildersPanicOnMixedFamilies(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("UDP accepted an IPv4 source with an IPv6 destination")
+		}
+	}()
+	packet.UDP(a4, b6, nil)
+}
