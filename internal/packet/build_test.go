@@ -1,6 +1,7 @@
 package packet_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -80,4 +81,49 @@ func TestBuildersPanicOnMixedFamilies(t *testing.T) {
 		}
 	}()
 	packet.UDP(a4, b6, nil)
+}
+
+func TestPutICMPWritesWhatICMPBuilds(t *testing.T) {
+	quote := packet.UDP(a4, b4, []byte("quoted datagram"))
+	for _, tc := range []struct {
+		name     string
+		src, dst netip.Addr
+	}{
+		{"an ICMP error", b4.Addr(), a4.Addr()},
+		{"an ICMPv6 error", b6.Addr(), a6.Addr()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := packet.ICMP(tc.src, tc.dst, 3, 13, append(make([]byte, 4), quote...))
+			buf := bytes.Repeat([]byte{0xee}, 2000) // stale bytes must not leak into the packet
+			n := packet.PutICMP(buf, tc.src, tc.dst, 3, 13, [4]byte{}, quote)
+			if !bytes.Equal(buf[:n], want) {
+				t.Fatalf("PutICMP wrote\n%x\nICMP builds\n%x", buf[:n], want)
+			}
+			if err := verifyIP(buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestPutICMPRefusesWhatItCannotWrite(t *testing.T) {
+	buf := make([]byte, 100)
+	for _, tc := range []struct {
+		name     string
+		b        []byte
+		src, dst netip.Addr
+		data     []byte
+	}{
+		{"a buffer too small", buf[:35], b4.Addr(), a4.Addr(), make([]byte, 8)},
+		{"addresses of two families", buf, b4.Addr(), a6.Addr(), nil},
+		{"an IPv4-mapped source", buf, netip.AddrFrom16(b4.Addr().As16()), a6.Addr(), nil},
+		{"no source", buf, netip.Addr{}, netip.Addr{}, nil},
+		{"more data than an IPv4 length field counts", make([]byte, 70000), b4.Addr(), a4.Addr(), make([]byte, 0xffff-27)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := packet.PutICMP(tc.b, tc.src, tc.dst, 3, 13, [4]byte{}, tc.data); n != 0 {
+				t.Fatalf("PutICMP = %d, want 0", n)
+			}
+		})
+	}
 }
