@@ -3,6 +3,7 @@ package packet_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -126,4 +127,57 @@ func TestPutICMPRefusesWhatItCannotWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFragmentsReassemble(t *testing.T) {
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 200) // 3,200 bytes
+	for _, tc := range []struct {
+		name string
+		ip   []byte
+	}{
+		{"an IPv4 UDP datagram", packet.UDP(a4, b4, payload)},
+		{"an IPv6 UDP datagram", packet.UDP(a6, b6, payload)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			frags := packet.Fragments(tc.ip, 1280, 0xabcd)
+			if len(frags) != 3 {
+				t.Fatalf("%d fragments, want 3", len(frags))
+			}
+			var data []byte
+			for n, f := range frags {
+				if len(f) > 1280 {
+					t.Errorf("fragment %d has %d bytes", n, len(f))
+				}
+				i, err := packet.Parse(f)
+				if err != nil {
+					t.Fatalf("fragment %d: Parse: %v", n, err)
+				}
+				want := packet.LaterFragment
+				if n == 0 {
+					want = packet.FirstFragment
+				}
+				if i.Frag != want || i.FragID != 0xabcd || i.Proto != packet.ProtoUDP {
+					t.Fatalf("fragment %d: Frag %v, FragID %#x, Proto %d", n, i.Frag, i.FragID, i.Proto)
+				}
+				if i.Version == 4 {
+					if err := verifyIPv4Header(f); err != nil {
+						t.Fatalf("fragment %d: %v", n, err)
+					}
+				}
+				data = append(data, f[i.L4Off:]...)
+			}
+			hl := len(tc.ip) - len(payload) - packet.UDPHdrLen
+			if !bytes.Equal(data, tc.ip[hl:]) {
+				t.Fatal("the fragments' data is not the datagram's")
+			}
+		})
+	}
+}
+
+// verifyIPv4Header checks the header checksum alone.
+func verifyIPv4Header(ip []byte) error {
+	if refSum(ip[:packet.IPv4HdrLen]) != 0xffff {
+		return errors.New("IPv4 header checksum wrong")
+	}
+	return nil
 }
