@@ -3,6 +3,7 @@ package filter_test
 import (
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tlsvpn/tlsvpn/internal/acl"
@@ -116,16 +117,18 @@ func BenchmarkFilter(b *testing.B) {
 	b.Run("clients in parallel", func(b *testing.B) {
 		// Each goroutine is one client's connection reader.
 		b.ReportAllocs()
-		var next int
+		var next atomic.Int32
 		b.RunParallel(func(pb *testing.PB) {
-			h.routes.Len() // the directory, shared
-			cl := clients[2+next%len(clients)]
-			next++
-			p := packet.TCP(netip.AddrPortFrom(cl.Leases()[0], 40000), ap("10.0.0.20:443"), 1, 1, packet.TCPAck, nil)
+			n := 100 + int(next.Add(1))
+			cl := clients[n] // in group g(n%50): 10.(n%50).0.0/24 tcp/443 is allowed
+			p := packet.TCP(netip.AddrPortFrom(cl.Leases()[0], 40000), ap(fmt.Sprintf("10.%d.0.20:443", n%50)), 1, 1, packet.TCPAck, nil)
 			var now int64
 			for pb.Next() {
 				now += 1000
-				cl.FromClient(p, now)
+				if cl.FromClient(p, now) != pass {
+					b.Error("the parallel clients' packets are not allowed")
+					return
+				}
 			}
 		})
 	})

@@ -70,8 +70,10 @@ const (
 const (
 	sentFin = 1 << iota
 	sentRst
-	genMask = 1<<24 - 1
 )
+
+// genMask keeps the 24 bits of a policy generation that a flow stores.
+const genMask = 1<<24 - 1
 
 // What readers write in a slot's back word: the slot's seq (24 bits, tag),
 // these flags (8) and the second of the last reply (low 32).

@@ -7,7 +7,7 @@
 // atomic pointer: readers never lock and never wait, and each change
 // publishes a new trie that shares every node it did not touch with the
 // previous one (copy-on-write along the prefix's path), so adding or
-// removing a client costs a few microseconds whatever the table's size,
+// removing a client costs about ten microseconds whatever the table's size,
 // not a rebuild. docs/filter.md has the measured figures.
 package route
 
@@ -86,7 +86,7 @@ func (t *Table[V]) All() iter.Seq2[netip.Prefix, V] { return t.load().AllSorted(
 
 // Add maps each of prefixes to v, replacing what they mapped to, and
 // publishes the result at once: a reader sees all of them or none. The cost
-// is that of copying the trie nodes on each prefix's path (a few
+// is that of copying the trie nodes on each prefix's path (about ten
 // microseconds each), whatever the table's size. Invalid prefixes are
 // skipped; host bits are cleared.
 func (t *Table[V]) Add(prefixes []netip.Prefix, v V) {
