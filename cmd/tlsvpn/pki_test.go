@@ -36,6 +36,9 @@ func TestPKICommandsOnADirectory(t *testing.T) {
 	mustRunPKI(t, "init", "--dir", dir, "--name", "Example Corp VPN CA")
 	mustRunPKI(t, "issue", "office-a", "--dir", dir, "--route", "10.1.0.0/24", "--route", "fd01::/64")
 	mustRunPKI(t, "issue", "--dir", dir, "office-b", "--days", "90") // flags may come first
+	if out := mustRunPKI(t, "issue", "alice", "--dir", dir, "--group", "admins", "--group", "night ops"); !strings.Contains(out, "issued client (groups admins, night ops) alice") {
+		t.Errorf("issue --group says %q", out)
+	}
 	for _, f := range []string{"ca.pem", "ca.key", "crl.pem", "office-a.pem", "office-a.key", "office-b.key"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("after init and issue: %v", err)
@@ -50,10 +53,11 @@ func TestPKICommandsOnADirectory(t *testing.T) {
 	out := mustRunPKI(t, "list", "--dir", dir)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^NAME\s+SERIAL\s+EXPIRES\s+STATUS\s+ROUTES$`),
-		regexp.MustCompile(`^office-a\s+[0-9a-f]+\s+\d{4}-\d\d-\d\d\s+replaced\s+10\.1\.0\.0/24,fd01::/64$`),
-		regexp.MustCompile(`^office-a\s+[0-9a-f]+\s+\d{4}-\d\d-\d\d\s+valid\s+10\.1\.0\.0/24,fd01::/64$`),
-		regexp.MustCompile(`^office-b\s+[0-9a-f]+\s+\d{4}-\d\d-\d\d\s+revoked \d{4}-\d\d-\d\d\s+-$`),
+		regexp.MustCompile(`^NAME\s+KIND\s+SERIAL\s+EXPIRES\s+STATUS\s+GROUPS\s+ROUTES$`),
+		regexp.MustCompile(`^alice\s+client\s+[0-9a-f]+\s+\d{4}-\d\d-\d\d\s+valid\s+admins,"night ops"\s+-$`),
+		regexp.MustCompile(`^office-a\s+node\s+[0-9a-f]+\s+\d{4}-\d\d-\d\d\s+replaced\s+-\s+10\.1\.0\.0/24,fd01::/64$`),
+		regexp.MustCompile(`^office-a\s+node\s+[0-9a-f]+\s+\d{4}-\d\d-\d\d\s+valid\s+-\s+10\.1\.0\.0/24,fd01::/64$`),
+		regexp.MustCompile(`^office-b\s+node\s+[0-9a-f]+\s+\d{4}-\d\d-\d\d\s+revoked \d{4}-\d\d-\d\d\s+-\s+-$`),
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("list printed %d lines, want %d:\n%s", len(lines), len(want), out)
