@@ -89,6 +89,15 @@ func TestPKIUsageErrors(t *testing.T) {
 		{"an uppercase name", []string{"issue", "Office-A", "--dir", dir}, "not lowercase"},
 		{"a bad number of days", []string{"issue", "office-a", "--dir", dir, "--days", "x"}, "invalid argument"},
 		{"zero days", []string{"init", "--dir", t.TempDir(), "--days", "0"}, "between 1 and"},
+		{"a route for a client", []string{"issue", "alice", "--dir", dir, "--group", "admins", "--route", "10.1.0.0/24"}, "--route and --group do not go together"},
+		{"a group given twice", []string{"issue", "alice", "--dir", dir, "--group", "admins", "--group", "admins"}, "given twice"},
+		{"an empty group", []string{"issue", "alice", "--dir", dir, "--group", ""}, "empty group name"},
+		{"sign without a request", []string{"sign", "--dir", dir}, "the certificate request file CSR"},
+		{"bundle without --hub", []string{"bundle", "alice", "--dir", dir, "--endpoint", "vpn:4433", "--out", "a.tar"}, "--hub HUBNAME is required"},
+		{"bundle without --endpoint", []string{"bundle", "alice", "--dir", dir, "--hub", "hq", "--out", "a.tar"}, "--endpoint HOST:PORT is required"},
+		{"bundle without --out", []string{"bundle", "alice", "--dir", dir, "--hub", "hq", "--endpoint", "vpn:4433"}, "--out FILE is required"},
+		{"bundle with a bad endpoint", []string{"bundle", "alice", "--dir", dir, "--hub", "hq", "--endpoint", "vpn", "--out", "a.tar"}, "--endpoint"},
+		{"bundle with a bad hub", []string{"bundle", "alice", "--dir", dir, "--hub", "h q", "--endpoint", "vpn:4433", "--out", "a.tar"}, "--hub"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +121,9 @@ func TestPKIRuntimeErrorsAreNotUsageErrors(t *testing.T) {
 		{"a second issue", []string{"issue", "office-a", "--dir", dir}, "office-a.pem exists in " + dir + "; use --force"},
 		{"a second init", []string{"init", "--dir", dir}, "ca.key exists"},
 		{"renew of an unknown name", []string{"renew", "office-z", "--dir", dir}, "never issued"},
+		{"sign of a file that is no request", []string{"sign", filepath.Join(dir, "ca.pem"), "--dir", dir}, "not a CERTIFICATE REQUEST"},
+		{"sign of a missing file", []string{"sign", filepath.Join(dir, "none.csr"), "--dir", dir}, "no such file"},
+		{"bundle of a node", []string{"bundle", "office-a", "--dir", dir, "--hub", "hq", "--endpoint", "vpn:4433", "--out", filepath.Join(dir, "a.tar")}, "node certificate"},
 	}
 	for i, tt := range tests {
 		if i == 1 {

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"fmt"
@@ -160,22 +161,25 @@ func (c *ca) clientKey(r *record, cert *x509.Certificate) ([]byte, error) {
 // anchors returns the bundle's ca.pem and crl.pem: the CA's own, after
 // those of the hub's CA in hubPKI when set.
 func (c *ca) anchors(hubPKI string) (ca, crl []byte, err error) {
-	dirs := []string{c.dir}
-	if hubPKI != "" {
-		dirs = []string{hubPKI, c.dir}
-	}
-	for _, dir := range dirs {
-		caPEM, err := os.ReadFile(filepath.Join(dir, caCertFile))
-		if err != nil {
+	read := func(dir string) (ca, crl []byte, err error) {
+		if ca, err = os.ReadFile(filepath.Join(dir, caCertFile)); err != nil {
 			return nil, nil, err
 		}
-		crlPEM, err := os.ReadFile(filepath.Join(dir, crlFile))
-		if err != nil {
-			return nil, nil, err
-		}
-		ca, crl = append(ca, caPEM...), append(crl, crlPEM...)
+		crl, err = os.ReadFile(filepath.Join(dir, crlFile))
+		return ca, crl, err
 	}
-	return ca, crl, nil
+	ca, crl, err = read(c.dir)
+	if err != nil || hubPKI == "" {
+		return ca, crl, err
+	}
+	hubCA, hubCRL, err := read(hubPKI)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--hub-pki: %w", err)
+	}
+	if bytes.Equal(hubCA, ca) {
+		return nil, nil, errorf(ErrInvalidArgument, "--hub-pki %s holds the CA of %s; leave --hub-pki out when one CA issues the hub's and the client's certificates", hubPKI, c.dir)
+	}
+	return append(hubCA, ca...), append(hubCRL, crl...), nil
 }
 
 // checkClientFiles runs on the bundle's files the checks `tlsvpn check`
