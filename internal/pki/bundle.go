@@ -55,11 +55,12 @@ func Bundle(o Options, name string, b BundleOptions) (*Bundled, error) {
 	}
 	var out *Bundled
 	err := withCurrent(o, "bundle", name, "", func(c *ca, r *record) error {
-		files, err := c.clientFiles(o.now(), r, b)
+		now := o.now()
+		files, err := c.clientFiles(now, r, b)
 		if err != nil {
 			return err
 		}
-		out, err = files.write(o.now(), b.Out)
+		out, err = files.write(now, b.Out)
 		return err
 	})
 	return out, err

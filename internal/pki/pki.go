@@ -1,6 +1,9 @@
 // Package pki is tlsvpn's built-in certificate authority: one directory
-// holding a CA, the certificates it issued to nodes, their revocation list
-// and a small index (docs/pki.md describes the layout).
+// holding a CA, the certificates it issued to nodes and to remote-access
+// clients, their revocation list and a small index (docs/pki.md describes
+// the layout). It also signs certificate requests (Sign), so that a key
+// never leaves the machine that made it, and packs a client's files into a
+// ready-to-run bundle (Bundle).
 //
 // Layout of Options.Dir:
 //
@@ -8,16 +11,17 @@
 //	ca.key      CA private key (PKCS #8 PEM)          0600
 //	crl.pem     CRL signed by the CA                  0644
 //	NAME.pem    certificate of node or client NAME    0644
-//	NAME.key    private key of NAME (PKCS #8); absent 0600
-//	            when NAME was signed from a request
+//	NAME.key    private key of NAME (PKCS #8 PEM)     0600
 //	index.json  every certificate issued: name, serial, validity, routes,
-//	            groups, replaced-at, revoked-at; and the number of the
-//	            last CRL
+//	            groups, from-request, replaced-at, revoked-at; and the
+//	            number of the last CRL
 //
-// Keys are ECDSA P-256, signatures ECDSA with SHA-256, serials random 128-bit
-// numbers. Each function is one complete command: it takes an exclusive lock
-// on the directory (Linux flock), so concurrent commands on the same
-// directory run one after another, and replaces files by atomic rename.
+// A name whose certificate Sign made has no NAME.key: its owner holds it.
+// Keys the CA makes are ECDSA P-256, signatures ECDSA with SHA-256, serials
+// random 128-bit numbers. Each function is one complete command: it takes an
+// exclusive lock on the directory (Linux flock), so concurrent commands on
+// the same directory run one after another, and replaces files by atomic
+// rename.
 package pki
 
 import (
