@@ -19,6 +19,8 @@ type nodeStatus struct {
 	Node       string        `json:"node"`
 	Config     string        `json:"config"`
 	Interface  string        `json:"interface"`
+	Mode       string        `json:"mode"`             // "tun" or "tap"
+	Bridge     string        `json:"bridge,omitempty"` // TAP: the bridge the interface is a port of
 	Listen     string        `json:"listen,omitempty"`
 	PID        int           `json:"pid"`
 	Started    time.Time     `json:"started"`
@@ -41,6 +43,7 @@ func (n *node) handle(req string) (any, error) {
 	defer n.mu.Unlock()
 	s := nodeStatus{
 		Version: statusVersion, Node: n.boot.Name, Config: n.boot.Path, Interface: n.host.ifname,
+		Mode: n.host.dev.Kind().String(), Bridge: n.boot.Interface.Bridge,
 		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
 		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: readRuntime(),
 	}
