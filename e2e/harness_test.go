@@ -251,14 +251,22 @@ type Status struct {
 func (nd *Node) Status(t *testing.T) (Status, bool) {
 	t.Helper()
 	var s Status
+	ok := nd.statusInto(t, &s)
+	return s, ok
+}
+
+// statusInto decodes the running node's `status --json` into v; false
+// when no node answers.
+func (nd *Node) statusInto(t *testing.T, v any) bool {
+	t.Helper()
 	out, err := nd.net.Lab.Run(nd.NS, bin, "status", "-c", nd.Config, "--json")
 	if err != nil {
-		return s, false
+		return false
 	}
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
+	if err := json.Unmarshal([]byte(out), v); err != nil {
 		t.Fatalf("status --json of %s: %v\n%s", nd.Name, err, out)
 	}
-	return s, true
+	return true
 }
 
 // Peer is the status of the node's only peer; ok false when not answering.
