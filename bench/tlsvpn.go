@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/status"
 )
 
-// tlsvpnSystem runs two tlsvpn nodes configured as in DESIGN.md: office-a on
-// gwA listens on 198.18.0.1:4433, office-b on gwB dials it; tunnel
-// 100.64.0.1/24 fd64::1/64 and .2; everything else at its default (MTU 1500,
-// offload "auto"). Certificates come from "tlsvpn pki".
+// tlsvpnSystem runs two tlsvpn nodes configured as in the test topology
+// (docs/design.md): office-a on gwA listens on 198.18.0.1:4433, office-b on
+// gwB dials it; tunnel 100.64.0.1/24 fd64::1/64 and .2; everything else at
+// its default (MTU 1500, offload "auto"). Certificates come from
+// "tlsvpn pki".
 //
 // With tap it is the "tap" system: the same nodes in TAP mode, the tunnel
 // addresses on their TAP devices (no bridge), and each gateway routing the
@@ -102,34 +104,16 @@ func (t *tlsvpnSystem) dial(ctx context.Context, s *setup) error {
 	return s.ipCmds(ctx, s.topo.GwB, []string{"route", "add", "10.1.0.0/24", "via", tunnelA4, "dev", lab.TunnelDev})
 }
 
-// tlsvpnStatus is the part of "tlsvpn status --json" the bench reads
-// (docs/status.md, version 1).
-type tlsvpnStatus struct {
-	Runtime struct {
-		HeapAllocObjects uint64 `json:"heap_alloc_objects"`
-	} `json:"runtime"`
-	Tunnel struct {
-		TUNOffload []string `json:"tun_offload"`
-		Peers      []struct {
-			TLSVersion  string `json:"tls_version"`
-			CipherSuite string `json:"cipher_suite"`
-			KeyExchange string `json:"key_exchange"`
-			TxPackets   uint64 `json:"tx_packets"`
-			RxPackets   uint64 `json:"rx_packets"`
-		} `json:"peers"`
-	} `json:"tunnel"`
-}
-
 // status asks node i for its status.
-func (t *tlsvpnSystem) status(ctx context.Context, s *setup, i int) (tlsvpnStatus, error) {
+func (t *tlsvpnSystem) status(ctx context.Context, s *setup, i int) (status.Node, error) {
 	ns := [2]string{s.topo.GwA, s.topo.GwB}[i]
 	out, err := s.run(ctx, ns, t.env.tlsvpn, "status", "-c", t.confPath(i), "--json")
 	if err != nil {
-		return tlsvpnStatus{}, fmt.Errorf("status of %s: %w", lab.Offices[i].Name, err)
+		return status.Node{}, fmt.Errorf("status of %s: %w", lab.Offices[i].Name, err)
 	}
-	var st tlsvpnStatus
+	var st status.Node
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return tlsvpnStatus{}, fmt.Errorf("status of %s: parse JSON: %w", lab.Offices[i].Name, err)
+		return status.Node{}, fmt.Errorf("status of %s: parse JSON: %w", lab.Offices[i].Name, err)
 	}
 	return st, nil
 }
@@ -159,11 +143,11 @@ func (t *tlsvpnSystem) transport(ctx context.Context, s *setup) string {
 	}
 	p := st.Tunnel.Peers[0]
 	if t.tap {
-		return fmt.Sprintf("TCP + %s, %s, %s; TAP (Ethernet frames, no offload)", p.TLSVersion, p.CipherSuite, p.KeyExchange)
+		return fmt.Sprintf("TCP + %s, %s, %s; TAP (Ethernet frames, no offload)", p.TLSVersion, p.Cipher, p.Group)
 	}
 	offload := "none"
-	if len(st.Tunnel.TUNOffload) > 0 {
-		offload = strings.Join(st.Tunnel.TUNOffload, ",")
+	if len(st.Tunnel.Offload) > 0 {
+		offload = strings.Join(st.Tunnel.Offload, ",")
 	}
-	return fmt.Sprintf("TCP + %s, %s, %s; TUN offload %s", p.TLSVersion, p.CipherSuite, p.KeyExchange, offload)
+	return fmt.Sprintf("TCP + %s, %s, %s; TUN offload %s", p.TLSVersion, p.Cipher, p.Group, offload)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // TAP mode end to end: the layer-2 topology of internal/lab (each gateway a
@@ -88,39 +89,17 @@ func tapConfig(name, listen string, fbp bool, peers []tapPeer) string {
 	return b.String()
 }
 
-// l2Status is the part of `status --json` these tests read.
-type l2Status struct {
-	Mode   string `json:"mode"`
-	Bridge string `json:"bridge"`
-	Tunnel struct {
-		LocalMACs int `json:"local_macs"`
-		Peers     []struct {
-			Name  string            `json:"name"`
-			State string            `json:"state"`
-			MACs  []string          `json:"macs"`
-			Drops map[string]uint64 `json:"drops"`
-		} `json:"peers"`
-	} `json:"tunnel"`
-}
-
-// l2Status asks the node; ok is false when it does not answer.
-func (nd *Node) l2Status(t *testing.T) (s l2Status, ok bool) {
-	t.Helper()
-	ok = nd.statusInto(t, &s)
-	return s, ok
-}
-
 // waitAllConnected polls until every peer of the node is connected.
 func (nd *Node) waitAllConnected(t *testing.T, within time.Duration) {
 	t.Helper()
 	if !lab.WaitFor(within, 50*time.Millisecond, func() bool {
-		s, ok := nd.l2Status(t)
+		s, ok := nd.Status(t)
 		for _, p := range s.Tunnel.Peers {
 			ok = ok && p.State == "connected"
 		}
 		return ok && len(s.Tunnel.Peers) > 0
 	}) {
-		s, _ := nd.l2Status(t)
+		s, _ := nd.Status(t)
 		t.Fatalf("%s: peers not all connected within %v: %+v", nd.Name, within, s.Tunnel.Peers)
 	}
 }
@@ -161,6 +140,7 @@ func (n *l2Net) bridgePorts(t *testing.T, ns string) string {
 }
 
 func TestTAPBridgesTwoLANs(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := newL2Net(t, l2Options{})
 	n.startAll(t)
 	for _, tc := range []struct{ name, from, to string }{
@@ -176,7 +156,7 @@ func TestTAPBridgesTwoLANs(t *testing.T) {
 			}
 		})
 	}
-	s, _ := n.A.l2Status(t)
+	s, _ := n.A.Status(t)
 	hostB := n.mac(t, n.Lab.LanB, lab.HostDev)
 	if s.Mode != "tap" || s.Bridge != lab.BridgeDev || len(s.Tunnel.Peers) != 1 || !contains(s.Tunnel.Peers[0].MACs, hostB) {
 		t.Errorf("status of office-a: mode %q, bridge %q, peers %+v; want tap, br0 and lanB's %s learned behind office-b",
@@ -216,6 +196,7 @@ func contains(list []string, s string) bool {
 // an address: broadcasts cross the tunnel, and the unicast answer finds
 // the client's MAC learned behind office-b.
 func TestDHCPAcrossTheTunnel(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := newL2Net(t, l2Options{})
 	n.startAll(t)
 	leases := filepath.Join(n.Dir, "dnsmasq.leases")
@@ -278,6 +259,7 @@ func (n *l2Net) sendFramesFrom(t *testing.T, ns, src string, count int, tag stri
 // the other spoke's exactly once (and never comes back), and the spokes'
 // hosts reach each other through the hub.
 func TestStarHubForwardsBetweenSpokes(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := newL2Net(t, l2Options{star: true})
 	n.startAll(t)
 	n.WaitPing(t, n.Lab.LanB, lab.L2HostC4, 10*time.Second)
@@ -306,13 +288,14 @@ func TestStarHubForwardsBetweenSpokes(t *testing.T) {
 // with the MAC of a host of site A is dropped at site A (mac_spoof) and
 // logged.
 func TestTAPEnforcesMACLimitAndSpoofing(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := newL2Net(t, l2Options{})
 	n.startAll(t)
 	n.WaitPing(t, n.Lab.LanA, lab.L2HostB4, 10*time.Second)
 
 	n.sendFramesFrom(t, n.Lab.LanB, "seq", 1200, "many")
 	peerB := func() (macs int, drops map[string]uint64) {
-		s, _ := n.A.l2Status(t)
+		s, _ := n.A.Status(t)
 		if len(s.Tunnel.Peers) != 1 {
 			return 0, nil
 		}
@@ -347,6 +330,7 @@ func TestTAPEnforcesMACLimitAndSpoofing(t *testing.T) {
 // logging both modes; a TAP node does not take over an existing device of
 // its name, which keeps its persist flag.
 func TestTAPRefusals(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := newL2Net(t, l2Options{})
 	t.Run("a TUN node and a TAP node refuse each other", func(t *testing.T) {
 		n.B.Config = n.WriteConfig(t, "office-b-tun", "name = \"office-b\"\n\n"+tlsKeys("office-b")+"\n"+
@@ -365,7 +349,7 @@ func TestTAPRefusals(t *testing.T) {
 				t.Errorf("%s logged no refusal saying %s:\n%s", c.nd.Name, c.want, tail(c.nd.LogText(), 20))
 			}
 		}
-		if s, _ := n.A.l2Status(t); len(s.Tunnel.Peers) != 1 || s.Tunnel.Peers[0].State == "connected" {
+		if s, _ := n.A.Status(t); len(s.Tunnel.Peers) != 1 || s.Tunnel.Peers[0].State == "connected" {
 			t.Errorf("office-a's peer: %+v", s.Tunnel.Peers)
 		}
 		n.A.Stop(t, syscall.SIGTERM)

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/tlsvpn/tlsvpn/internal/l2"
 	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/internal/record"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
@@ -38,7 +37,7 @@ type tapSite struct {
 	dev  *netiftest.Device
 	eng  *Engine
 	ln   net.Listener
-	logs *syncBuf
+	logs *testutil.Logs
 }
 
 // tapOpts shape one TAP site.
@@ -52,12 +51,13 @@ type tapOpts struct {
 // the given peers.
 func newTAPSite(t testing.TB, f *certtest.Factory, name string, peers []PeerConfig, o tapOpts) *tapSite {
 	t.Helper()
-	s := &tapSite{name: name, dev: netiftest.NewTAP(name, 1500), logs: &syncBuf{}}
+	s := &tapSite{name: name, dev: netiftest.NewTAP(name, 1500)}
 	var dev netif.Device = s.dev
 	if o.mode == "tun" {
 		dev = netiftest.New(name, 1500, 0)
 	}
-	log := slog.New(slog.NewTextHandler(s.logs, nil))
+	log, logs := testutil.CaptureLogs(t)
+	s.logs = logs
 	var pols []handshake.PeerPolicy
 	for _, p := range peers {
 		pols = append(pols, handshake.PeerPolicy{Name: p.Name})
@@ -76,12 +76,7 @@ func newTAPSite(t testing.TB, f *certtest.Factory, name string, peers []PeerConf
 	}
 	s.eng = eng
 	eng.Start()
-	t.Cleanup(func() {
-		eng.Close()
-		if t.Failed() {
-			t.Logf("log of %s:\n%s", name, s.logs.String())
-		}
-	})
+	t.Cleanup(func() { eng.Close() })
 	return s
 }
 
@@ -151,6 +146,7 @@ func marker(t *testing.T, from *netiftest.Device, src l2.MAC, seq uint32, to ...
 }
 
 func TestFramesCrossWholeAndTheirSourcesAreLearned(t *testing.T) {
+	testutil.CheckLeaks(t)
 	a, spokes := tapStar(t, false, 1)
 	b := spokes[0]
 	arp := netiftest.EthernetFrame(l2.Header{Dst: l2.Broadcast, Src: hostA, EtherType: netiftest.EtherTypeARP},
@@ -188,6 +184,7 @@ func TestFramesCrossWholeAndTheirSourcesAreLearned(t *testing.T) {
 // TestForwarding: the table of docs/layer2.md, "Forwarding", at the hub of
 // a star, with split horizon and with forward_between_peers.
 func TestForwarding(t *testing.T) {
+	testutil.CheckLeaks(t)
 	for _, fbp := range []bool{false, true} {
 		name := "with split horizon"
 		if fbp {
@@ -240,7 +237,7 @@ func TestForwarding(t *testing.T) {
 // sends it is read and discarded.
 func rawTAPPeer(t *testing.T, f *certtest.Factory, name, addr string) (send func(frames ...[]byte)) {
 	t.Helper()
-	hs := handshake.New(name, creds(f, name), []handshake.PeerPolicy{{Name: "site-a"}}, testLogger(t), nil)
+	hs := handshake.New(name, creds(f, name), []handshake.PeerPolicy{{Name: "site-a"}}, testutil.Logger(t), nil)
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +264,7 @@ func rawTAPPeer(t *testing.T, f *certtest.Factory, name, addr string) (send func
 // with its reason at the peer that sent the frame and logged, the frames
 // around them delivered, and a MAC's move logged.
 func TestLearningRules(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	a := newTAPSite(t, f, "site-a", []PeerConfig{{Name: "site-b"}, {Name: "site-c"}}, tapOpts{listen: true})
 	c := newTAPSite(t, f, "site-c", []PeerConfig{{Name: "site-a", Endpoint: a.ln.Addr().String()}}, tapOpts{})
@@ -338,6 +336,7 @@ func mapsEqual(a, b map[string]uint64) bool {
 // delivered; the frames of the ones beyond are dropped as mac_limit, and
 // the MACs already learned keep working.
 func TestPeerMACLimit(t *testing.T) {
+	testutil.CheckLeaks(t)
 	a, sp := tapStar(t, false, 1)
 	b := sp[0]
 	const extra = 5
@@ -362,6 +361,7 @@ func TestPeerMACLimit(t *testing.T) {
 // when its connection goes (frames to them are flooded again) and when it
 // is removed from the configuration.
 func TestAPeerLostOrRemovedTakesItsMACs(t *testing.T) {
+	testutil.CheckLeaks(t)
 	a, sp := tapStar(t, false, 2)
 	b, c := sp[0], sp[1]
 	marker(t, b.dev, hostB, 1, a.dev)
@@ -370,7 +370,7 @@ func TestAPeerLostOrRemovedTakesItsMACs(t *testing.T) {
 		t.Fatalf("MACs not learned: %+v", st.Peers)
 	}
 	b.eng.Close()
-	waitFor(t, func() bool { return len(a.eng.Status().Peers[0].MACs) == 0 })
+	testutil.Eventually(t, 10*time.Second, "site-b's MACs forgotten", func() bool { return len(a.eng.Status().Peers[0].MACs) == 0 })
 	a.eng.SetPeers([]PeerConfig{{Name: "site-b"}})
 	if entries := a.eng.l2.sw.Entries(time.Now().UnixNano()); len(entries) != 0 {
 		t.Errorf("after site-c was removed, the switch still holds %v", entries)
@@ -380,14 +380,15 @@ func TestAPeerLostOrRemovedTakesItsMACs(t *testing.T) {
 // TestTUNAndTAPNodesRefuseEachOther: a TAP node and a TUN node never
 // connect, and the dialing side's status says why, naming both modes.
 func TestTUNAndTAPNodesRefuseEachOther(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	a := newTAPSite(t, f, "site-a", []PeerConfig{{Name: "site-b"}}, tapOpts{listen: true})
 	b := newTAPSite(t, f, "site-b", []PeerConfig{{Name: "site-a", Endpoint: a.ln.Addr().String()}}, tapOpts{mode: "tun"})
-	waitFor(t, func() bool {
+	testutil.Eventually(t, 10*time.Second, "the TUN node's refusal in its status", func() bool {
 		return strings.Contains(b.eng.Status().Peers[0].LastError, `mode mismatch: this node runs "tun", peer "tap"`)
 	})
 	// The TAP node logs its refusal too (its line may come a moment later).
-	waitFor(t, func() bool {
+	testutil.Eventually(t, 10*time.Second, "the TAP node's refusal in its log", func() bool {
 		return strings.Contains(a.logs.String(), `msg="handshake refused" remote=`) &&
 			strings.Contains(a.logs.String(), `mode mismatch: this node runs \"tap\", peer \"tun\"`)
 	})
@@ -399,6 +400,7 @@ func TestTUNAndTAPNodesRefuseEachOther(t *testing.T) {
 // TestDeviceDropsAreCounted: frames read from the device that the switch
 // refuses are counted in status, not sent.
 func TestDeviceDropsAreCounted(t *testing.T) {
+	testutil.CheckLeaks(t)
 	a, sp := tapStar(t, false, 1)
 	a.dev.Inject(frame(l2.Broadcast, l2.MAC{}, 1)) // a zero source
 	a.dev.Inject(make([]byte, l2.HeaderLen-1))     // a runt
@@ -406,16 +408,4 @@ func TestDeviceDropsAreCounted(t *testing.T) {
 	if got := a.eng.Status().DeviceDrops; got["mac_invalid"] != 1 || got["malformed"] != 1 {
 		t.Errorf("device drops %v, want mac_invalid 1 and malformed 1", got)
 	}
-}
-
-func TestTAPEngineCloseLeavesNoGoroutine(t *testing.T) {
-	before := runtime.NumGoroutine()
-	func() {
-		hub, sp := tapStar(t, true, 2)
-		marker(t, sp[0].dev, hostB, 1, hub.dev, sp[1].dev) // a relayed frame: the readers' relay timers are made
-		for _, s := range append(sp, hub) {
-			s.eng.Close()
-		}
-	}()
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
 }

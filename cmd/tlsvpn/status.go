@@ -13,6 +13,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/config"
 	"github.com/tlsvpn/tlsvpn/internal/control"
+	"github.com/tlsvpn/tlsvpn/internal/status"
 	"github.com/tlsvpn/tlsvpn/netif"
 )
 
@@ -43,7 +44,7 @@ configured peer: state, endpoint, certificate, TLS parameters, traffic and drops
 				_, err := fmt.Fprintf(c.OutOrStdout(), "%s\n", raw)
 				return err
 			}
-			var s nodeStatus
+			var s status.Node
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return fmt.Errorf("decode status: %w", err)
 			}
@@ -56,7 +57,7 @@ configured peer: state, endpoint, certificate, TLS parameters, traffic and drops
 	return c
 }
 
-func printStatus(w io.Writer, s *nodeStatus, now time.Time) {
+func printStatus(w io.Writer, s *status.Node, now time.Time) {
 	fmt.Fprintf(w, "node %s (pid %d), interface %s%s, up %s\n", s.Node, s.PID, s.Interface, modeText(s), now.Sub(s.Started).Round(time.Second))
 	if s.Listen != "" {
 		fmt.Fprintf(w, "  listening on %s\n", s.Listen)
@@ -116,7 +117,7 @@ var modeTAP = netif.KindTAP.String()
 
 // modeText says, after the interface name, that it is a TAP and which
 // bridge it is a port of; nothing for a TUN.
-func modeText(s *nodeStatus) string {
+func modeText(s *status.Node) string {
 	switch {
 	case s.Mode != modeTAP:
 		return ""

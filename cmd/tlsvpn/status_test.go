@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/status"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -17,15 +18,15 @@ func TestStatusTableSaysTheMode(t *testing.T) {
 		MACs: []string{"02:00:00:00:0b:01", "02:00:00:00:0b:02"}}
 	for _, tc := range []struct {
 		name      string
-		s         nodeStatus
+		s         status.Node
 		want, not []string
 	}{
-		{"a TAP node on a bridge", nodeStatus{Node: "site-a", Interface: "tlsvpn0", Mode: "tap", Bridge: "br0", Started: now,
+		{"a TAP node on a bridge", status.Node{Node: "site-a", Interface: "tlsvpn0", Mode: "tap", Bridge: "br0", Started: now,
 			Tunnel: tunnel.Status{LocalMACs: 3, DeviceDrops: map[string]uint64{"mac_invalid": 1}, Peers: []tunnel.PeerStatus{peer}}},
 			[]string{"interface tlsvpn0 (tap, bridge br0)", "MACs learned on the interface: 3; frames from it dropped: mac_invalid 1",
 				"MACs learned behind it: 2"},
 			[]string{"allowed ips", "tun offload"}},
-		{"a TUN node", nodeStatus{Node: "site-a", Interface: "tlsvpn0", Mode: "tun", Started: now,
+		{"a TUN node", status.Node{Node: "site-a", Interface: "tlsvpn0", Mode: "tun", Started: now,
 			Tunnel: tunnel.Status{Offload: []string{"tcpv4"}, Peers: []tunnel.PeerStatus{peer}}},
 			[]string{"interface tlsvpn0, up", "tun offload: tcpv4", "allowed ips 10.2.0.0/24"},
 			[]string{"MACs", "tap"}},
