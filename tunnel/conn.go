@@ -79,6 +79,7 @@ type writerOwn struct {
 type readerOwn struct {
 	wq        [][]byte // validated packets, written to the device together
 	limitSeen bool     // the received-records limit has started a rotation
+	relay     relay    // frames for other peers (TAP, forward_between_peers; frames.go)
 }
 
 // heard is what the reader learns, for the writer's keepalive and

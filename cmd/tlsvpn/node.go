@@ -89,7 +89,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	n.checkHealth()
 
 	dev := n.host.dev
-	log.Info("node up", "node", cfg.Name, "interface", dev.Name(), "mtu", dev.MTU(),
+	log.Info("node up", "node", cfg.Name, "interface", dev.Name(), "mode", dev.Kind().String(), "mtu", dev.MTU(),
 		"offload", dev.Offload().String(), "listen", listenAddr(cfg), "peers", len(cfg.Peers), "control", cfg.Control.Socket)
 	n.notify.Ready(fmt.Sprintf("interface %s up, %d peer(s)", dev.Name(), len(cfg.Peers)))
 	return n, nil
@@ -100,7 +100,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 func (n *node) stop() {
 	n.notify.Stopping()
 	n.watch.stop()
-	n.engine.Close() // closes the device: the interface and its routes go with it
+	n.engine.Close() // closes the device: the interface, its routes and its bridge membership go with it
 	n.ctl.Close()
 	n.log.Info("node stopped", "node", n.boot.Name)
 }

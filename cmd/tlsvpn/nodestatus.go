@@ -21,6 +21,7 @@ func (n *node) handle(req string) (any, error) {
 	defer n.mu.Unlock()
 	s := status.Node{
 		Version: status.Version, Node: n.boot.Name, Config: n.boot.Path, Interface: n.host.ifname,
+		Mode: n.host.dev.Kind().String(), Bridge: n.boot.Interface.Bridge,
 		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
 		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: status.ReadRuntime(),
 	}

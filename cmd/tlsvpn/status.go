@@ -14,6 +14,7 @@ import (
 	"github.com/tlsvpn/tlsvpn/config"
 	"github.com/tlsvpn/tlsvpn/internal/control"
 	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/netif"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -57,14 +58,18 @@ configured peer: state, endpoint, certificate, TLS parameters, traffic and drops
 }
 
 func printStatus(w io.Writer, s *status.Node, now time.Time) {
-	fmt.Fprintf(w, "node %s (pid %d), interface %s, up %s\n", s.Node, s.PID, s.Interface, now.Sub(s.Started).Round(time.Second))
+	fmt.Fprintf(w, "node %s (pid %d), interface %s%s, up %s\n", s.Node, s.PID, s.Interface, modeText(s), now.Sub(s.Started).Round(time.Second))
 	if s.Listen != "" {
 		fmt.Fprintf(w, "  listening on %s\n", s.Listen)
 	}
 	if s.ReloadErr != "" {
 		fmt.Fprintf(w, "  LAST RELOAD FAILED (configuration in force kept): %s\n", s.ReloadErr)
 	}
-	fmt.Fprintf(w, "  tun offload: %s; packets to no peer dropped: %d\n", orNone(strings.Join(s.Tunnel.Offload, ",")), s.Tunnel.NoRouteDrops)
+	if s.Mode == modeTAP {
+		fmt.Fprintf(w, "  MACs learned on the interface: %d; frames from it dropped: %s\n", s.Tunnel.LocalMACs, drops(s.Tunnel.DeviceDrops))
+	} else {
+		fmt.Fprintf(w, "  tun offload: %s; packets to no peer dropped: %d\n", orNone(strings.Join(s.Tunnel.Offload, ",")), s.Tunnel.NoRouteDrops)
+	}
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(w, "  WARNING: %s\n", warn)
 	}
@@ -73,7 +78,11 @@ func printStatus(w io.Writer, s *status.Node, now time.Time) {
 		if p.Endpoint != "" || p.Remote != "" {
 			fmt.Fprintf(w, "  endpoint %s, remote %s\n", orNone(p.Endpoint), orNone(p.Remote))
 		}
-		fmt.Fprintf(w, "  allowed ips %s\n", strings.Join(p.AllowedIPs, ", "))
+		if s.Mode == modeTAP {
+			fmt.Fprintf(w, "  MACs learned behind it: %d\n", len(p.MACs))
+		} else {
+			fmt.Fprintf(w, "  allowed ips %s\n", strings.Join(p.AllowedIPs, ", "))
+		}
 		if p.Since != nil {
 			fmt.Fprintf(w, "  connected since %s (%s)", p.Since.Format(time.RFC3339), now.Sub(*p.Since).Round(time.Second))
 			if p.RTT != "" {
@@ -101,6 +110,21 @@ func printStatus(w io.Writer, s *status.Node, now time.Time) {
 			fmt.Fprintf(w, "  next retry in %s\n", p.NextRetry.Sub(now).Round(time.Millisecond))
 		}
 	}
+}
+
+// modeTAP is status's mode of a node in TAP mode.
+var modeTAP = netif.KindTAP.String()
+
+// modeText says, after the interface name, that it is a TAP and which
+// bridge it is a port of; nothing for a TUN.
+func modeText(s *status.Node) string {
+	switch {
+	case s.Mode != modeTAP:
+		return ""
+	case s.Bridge != "":
+		return " (tap, bridge " + s.Bridge + ")"
+	}
+	return " (tap)"
 }
 
 func orNone(s string) string {

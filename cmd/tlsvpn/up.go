@@ -20,7 +20,7 @@ func newUpCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "up -c FILE",
 		Short: "Run the node in the foreground",
-		Long: `up brings the node of FILE up: it creates and configures the TUN interface, listens
+		Long: `up brings the node of FILE up: it creates and configures the TUN or TAP interface, listens
 and dials as configured, and carries traffic until SIGTERM or SIGINT, removing the
 interface and its routes on the way out. SIGHUP reloads the configuration, the
 certificates and the CRL. Under systemd it reports READY, RELOADING and STOPPING.`,

@@ -25,6 +25,8 @@ type Node struct {
 	Node       string        `json:"node"`
 	Config     string        `json:"config"`
 	Interface  string        `json:"interface"`
+	Mode       string        `json:"mode"`             // "tun" or "tap": what the interface carries
+	Bridge     string        `json:"bridge,omitempty"` // TAP mode: the bridge the interface is a port of
 	Listen     string        `json:"listen,omitempty"`
 	PID        int           `json:"pid"`
 	Started    time.Time     `json:"started"`
