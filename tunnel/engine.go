@@ -91,7 +91,10 @@ type Engine struct {
 	drops   dropLog
 	sock    sockTuning
 	limits  rotationLimits
+	live    liveness      // the packet loops, for the watchdog (liveness.go)
 	noRoute atomic.Uint64 // packets read from the device for no peer
+
+	rotations atomic.Uint64 // connections replaced by a rotation
 
 	ctx       context.Context // canceled by Close: dials, handshakes and loops end
 	cancel    context.CancelFunc
@@ -134,7 +137,7 @@ func New(cfg Config) (*Engine, error) {
 // Start launches the TUN reader, the acceptor and a dialer per peer with
 // an endpoint.
 func (e *Engine) Start() {
-	e.goroutine(e.readTUN)
+	e.goroutine(func() { e.runLoop(&e.live.tun, "TUN reader", e.readTUN) })
 	if e.ln != nil {
 		e.goroutine(e.acceptLoop)
 	}

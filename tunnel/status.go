@@ -39,16 +39,32 @@ type Status struct {
 	Peers        []PeerStatus `json:"peers"`
 	NoRouteDrops uint64       `json:"no_route_drops"`
 	Offload      []string     `json:"tun_offload"`
+	Rotations    uint64       `json:"rotations"` // connections replaced by a rotation since start, either side's
 }
 
 // Status reports every configured peer, sorted by name.
 func (e *Engine) Status() Status {
-	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.dev.offloadNow().Names()}
+	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.dev.offloadNow().Names(), Rotations: e.rotations.Load()}
 	for _, p := range e.peers.list() {
 		st.Peers = append(st.Peers, p.status())
 	}
 	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st
+}
+
+// Connected returns the names of the configured peers connected now,
+// sorted, and how many peers are configured: a cheaper question than
+// Status, which the node asks often (systemd's STATUS= line, required
+// peers).
+func (e *Engine) Connected() (names []string, configured int) {
+	ps := e.peers.list()
+	for _, p := range ps {
+		if p.current() != nil {
+			names = append(names, p.name)
+		}
+	}
+	slices.Sort(names)
+	return names, len(ps)
 }
 
 func (p *peer) status() PeerStatus {
