@@ -1,12 +1,9 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"time"
 
-	"github.com/tlsvpn/tlsvpn/internal/control"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -15,34 +12,33 @@ const statusVersion = 1
 
 // nodeStatus is the reply to a status request, and `status --json`.
 type nodeStatus struct {
-	Version    int           `json:"version"`
-	Node       string        `json:"node"`
-	Config     string        `json:"config"`
-	Interface  string        `json:"interface"`
-	Listen     string        `json:"listen,omitempty"`
-	PID        int           `json:"pid"`
-	Started    time.Time     `json:"started"`
-	LastReload *time.Time    `json:"last_reload,omitempty"`
-	ReloadErr  string        `json:"reload_error,omitempty"`
-	Routes     []string      `json:"routes"`
-	Warnings   []string      `json:"warnings"`
-	Runtime    runtimeStatus `json:"runtime"`
-	Tunnel     tunnel.Status `json:"tunnel"`
+	Version           int               `json:"version"`
+	Node              string            `json:"node"`
+	Config            string            `json:"config"`
+	Interface         string            `json:"interface"`
+	Listen            string            `json:"listen,omitempty"`
+	PID               int               `json:"pid"`
+	Started           time.Time         `json:"started"`
+	LastReload        *time.Time        `json:"last_reload,omitempty"`
+	ReloadErr         string            `json:"reload_error,omitempty"`
+	Routes            []string          `json:"routes"`
+	Warnings          []string          `json:"warnings"`
+	HandshakeFailures map[string]uint64 `json:"handshake_failures"`
+	Runtime           runtimeStatus     `json:"runtime"`
+	Tunnel            tunnel.Status     `json:"tunnel"`
 }
 
-// handle answers a request on the control socket: the node's status,
-// assembled from the engine, the host and the reload record.
-func (n *node) handle(req string) (any, error) {
-	if req != control.RequestStatus {
-		return nil, errors.New("unknown request " + fmt.Sprintf("%q", req))
-	}
+// status assembles the node's status from the engine, the handshake, the
+// host and the reload record. Metrics read the same snapshot.
+func (n *node) status() nodeStatus {
 	routes := n.host.installed()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	s := nodeStatus{
 		Version: statusVersion, Node: n.boot.Name, Config: n.boot.Path, Interface: n.host.ifname,
 		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
-		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: readRuntime(),
+		Routes: []string{}, Warnings: []string{}, HandshakeFailures: n.hs.Failures(),
+		Tunnel: n.engine.Status(), Runtime: readRuntime(),
 	}
 	now := time.Now()
 	for _, f := range health(n.hs.Credentials(), s.Tunnel.Peers, n.cfg.TLS.ExpiryWarning, now) {
@@ -60,5 +56,5 @@ func (n *node) handle(req string) (any, error) {
 	for _, r := range routes {
 		s.Routes = append(s.Routes, r.String())
 	}
-	return s, nil
+	return s
 }
