@@ -60,8 +60,8 @@ func TestReloadCommandWaitsAndSaysWhatHappened(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "frobnicate") || !strings.Contains(out, "keeps the configuration in force") {
 		t.Errorf("reload of a broken config: exit %d, %q; want 1 naming the unknown key", code, out)
 	}
-	if s, ok := n.A.Status(t); !ok || !strings.Contains(s.ReloadError, "frobnicate") {
-		t.Errorf("after the failed reload the node answers %v with reload_error %q; want it running, naming the key", ok, s.ReloadError)
+	if s, ok := n.A.Status(t); !ok || !strings.Contains(s.ReloadErr, "frobnicate") {
+		t.Errorf("after the failed reload the node answers %v with reload_error %q; want it running, naming the key", ok, s.ReloadErr)
 	}
 
 	n.WriteConfig(t, "office-a", string(good))

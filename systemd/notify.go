@@ -1,6 +1,8 @@
 // Package systemd tells systemd about the node's life (sd_notify: READY,
-// RELOADING, STOPPING, STATUS, WATCHDOG) and ships the unit file
-// tlsvpn@.service. Outside systemd (no NOTIFY_SOCKET) every call is a no-op.
+// RELOADING, STOPPING, STATUS, WATCHDOG), logs into the journal over its
+// native protocol (docs/logging.md) and ships the unit file
+// tlsvpn@.service. Outside systemd (no NOTIFY_SOCKET) every notification
+// is a no-op, and logs go to standard error as text.
 package systemd
 
 import (

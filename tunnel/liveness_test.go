@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/packet"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
 
@@ -51,7 +52,7 @@ func TestLoopsAtRestAreNotStalled(t *testing.T) {
 	for _, s := range []*site{a, b} {
 		// The loops come to rest (a pass may be under way as we look);
 		// at rest, they are not stalled an hour on.
-		waitFor(t, func() bool { return len(s.eng.Stalled(idle(), time.Second)) == 0 })
+		testutil.Eventually(t, 10*time.Second, s.name+": loops at rest", func() bool { return len(s.eng.Stalled(idle(), time.Second)) == 0 })
 	}
 }
 
@@ -73,10 +74,10 @@ func TestADeviceWriteThatBlocksStallsTheConnectionReader(t *testing.T) {
 	if len(got) != 1 || !strings.HasPrefix(got[0], "reader of peer office-a (127.0.0.1:") {
 		t.Fatalf("office-b reports stalled loops %q, want its reader of office-a alone", got)
 	}
-	waitFor(t, func() bool { return len(a.eng.Stalled(idle(), time.Second)) == 0 }) // office-a's loops wait
+	testutil.Eventually(t, 10*time.Second, "office-a's loops at rest", func() bool { return len(a.eng.Stalled(idle(), time.Second)) == 0 })
 
 	devB.release()
-	waitFor(t, func() bool { return len(b.eng.Stalled(idle(), time.Second)) == 0 })
+	testutil.Eventually(t, 10*time.Second, "office-b's reader moving again", func() bool { return len(b.eng.Stalled(idle(), time.Second)) == 0 })
 	if !devB.WaitWritten(1, 10*time.Second) {
 		t.Fatal("the packet never reached office-b's device after the release")
 	}
@@ -96,8 +97,8 @@ func TestAPeerThatStopsReadingStallsNothingHere(t *testing.T) {
 	for range n {
 		devA.Inject(pkt)
 	}
-	waitFor(t, func() bool { return a.eng.Status().Peers[0].Drops["queue_full"] > 0 })
-	waitFor(t, func() bool { return len(a.eng.Stalled(idle(), time.Second)) == 0 })
+	testutil.Eventually(t, 10*time.Second, "office-a's queue full", func() bool { return a.eng.Status().Peers[0].Drops["queue_full"] > 0 })
+	testutil.Eventually(t, 10*time.Second, "office-a's loops at rest", func() bool { return len(a.eng.Stalled(idle(), time.Second)) == 0 })
 	st := a.eng.Status().Peers[0]
 	t.Logf("office-a sent %d of %d packets; dropped %v", st.TxPackets, n, st.Drops)
 	if got := b.eng.Stalled(idle(), time.Second); !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "reader of peer office-a") }) {

@@ -1,5 +1,5 @@
 // Command tlsvpn is a site-to-site VPN over TLS 1.3 with mutual X.509
-// certificates. See README.md and DESIGN.md for the commands.
+// certificates. docs/cli.md lists the commands.
 package main
 
 import (
@@ -14,7 +14,10 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-// Exit codes (DESIGN.md).
+// buildCommands are hidden commands that build tags add (gendocs.go).
+var buildCommands []func() *cobra.Command
+
+// Exit codes (docs/cli.md).
 const (
 	exitOK      = 0
 	exitFailure = 1
@@ -62,6 +65,9 @@ mutual certificate verification. It runs in the foreground; systemd runs it as t
 		return usageError{fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
 	root.AddCommand(newUpCmd(), newCheckCmd(), newStatusCmd(), newReloadCmd(), newPKICmd(), newVersionCmd())
+	for _, c := range buildCommands {
+		root.AddCommand(c())
+	}
 	return root
 }
 
@@ -79,10 +85,12 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// configFlag adds the -c/--config flag every node command takes.
+// configFlag adds the -c/--config flag every node command takes; shells
+// complete it with .toml files.
 func configFlag(c *cobra.Command, path *string) {
 	c.Flags().StringVarP(path, "config", "c", "", "the node's configuration file (required)")
 	c.MarkFlagRequired("config")
+	c.MarkFlagFilename("config", "toml")
 }
 
 // exactArgs is cobra.ExactArgs reported as a usage error.

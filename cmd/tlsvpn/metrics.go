@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tlsvpn/tlsvpn/internal/status"
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
@@ -49,8 +50,8 @@ var (
 // at scrape time: the packet path gains no work, and a peer or client
 // that is gone is gone from the next scrape.
 type nodeCollector struct {
-	status func() nodeStatus         // node.status
-	creds  func() *trust.Credentials // the credentials in force
+	snapshot func() status.Node        // node.snapshot
+	creds    func() *trust.Credentials // the credentials in force
 }
 
 // Describe sends every series' description.
@@ -64,7 +65,7 @@ func (nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends the series of one status snapshot.
 func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.status()
+	s := c.snapshot()
 	reasons := tunnel.DropReasons()
 	for _, p := range s.Tunnel.Peers {
 		up := 0.0

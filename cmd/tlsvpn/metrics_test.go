@@ -16,17 +16,18 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/config"
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/status"
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // testCollector reads st, with an own certificate expiring on notAfter
 // and a CRL due on nextUpdate.
-func testCollector(t *testing.T, st *nodeStatus, notAfter, nextUpdate time.Time) nodeCollector {
+func testCollector(t *testing.T, st *status.Node, notAfter, nextUpdate time.Time) nodeCollector {
 	f := certtest.New(t, time.Now())
 	creds := f.Credentials(f.Leaf(certtest.LeafOpts{Names: []string{"hq"}, NotAfter: notAfter}),
 		f.CRL(nil, time.Now().Add(-time.Hour), nextUpdate, nil))
-	return nodeCollector{status: func() nodeStatus { return *st }, creds: func() *trust.Credentials { return creds }}
+	return nodeCollector{snapshot: func() status.Node { return *st }, creds: func() *trust.Credentials { return creds }}
 }
 
 func TestMetricsFollowTheStatus(t *testing.T) {

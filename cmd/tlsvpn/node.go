@@ -91,7 +91,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 		return nil, err
 	}
 	if n.metrics != nil {
-		if err := n.metrics.serve(nodeCollector{status: n.status, creds: n.hs.Credentials}, log); err != nil {
+		if err := n.metrics.serve(nodeCollector{snapshot: n.snapshot, creds: n.hs.Credentials}, log); err != nil {
 			n.engine.Close()
 			return nil, err
 		}

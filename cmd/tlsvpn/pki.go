@@ -78,23 +78,44 @@ func pkiDirFlag(c *cobra.Command, dir *string) {
 	c.DisableFlagsInUseLine = true
 }
 
-// pkiOptions checks --dir and, the arguments being right, stops cobra from
-// printing usage for a failure of the command itself.
-func pkiOptions(c *cobra.Command, dir string) (pki.Options, error) {
+// pkiRun checks --dir and runs op on the directory. The arguments being
+// right, cobra prints no usage for a failure of op; a failure that is a bad
+// argument only the pki package can spot (a name, a lifetime beyond the
+// CA's) is a usage error all the same.
+func pkiRun(c *cobra.Command, dir string, op func(pki.Options) error) (pki.Options, error) {
 	if dir == "" {
 		return pki.Options{}, usageError{fmt.Errorf("pki %s: --dir DIR is required (the PKI directory)", c.Name())}
 	}
 	c.SilenceUsage = true
-	return pki.Options{Dir: dir}, nil
+	o := pki.Options{Dir: dir}
+	err := op(o)
+	if errors.Is(err, pki.ErrInvalidArgument) {
+		return o, usageError{err}
+	}
+	return o, err
 }
 
-// pkiErr marks the errors of bad arguments that only the pki package can
-// spot (a name, a lifetime beyond the CA's) as usage errors.
-func pkiErr(err error) error {
-	if errors.Is(err, pki.ErrInvalidArgument) {
-		return usageError{err}
-	}
-	return err
+// pkiNameCmd makes the pki subcommand use (with short, long and example
+// for its help) that runs op on the certificate of the node NAME, then
+// reports what became of NAME's current certificate (dir is --dir).
+func pkiNameCmd(use, short, long, example string, op func(pki.Options, string) error,
+	report func(w io.Writer, dir string, e pki.Entry)) *cobra.Command {
+	var dir string
+	c := &cobra.Command{Use: use, Short: short, Long: long, Example: example, Args: pkiNameArg,
+		RunE: func(c *cobra.Command, args []string) error {
+			o, err := pkiRun(c, dir, func(o pki.Options) error { return op(o, args[0]) })
+			if err != nil {
+				return err
+			}
+			e, err := pkiCurrent(o, args[0])
+			if err != nil {
+				return err
+			}
+			report(c.OutOrStdout(), dir, e)
+			return nil
+		}}
+	pkiDirFlag(c, &dir)
+	return c
 }
 
 // pkiCurrent returns the entry of name's current certificate.
@@ -125,12 +146,8 @@ address, so that the routes written into node certificates nest inside it.`,
 		Example: `  tlsvpn pki init --dir /etc/tlsvpn/pki --name "Example Corp VPN CA"`,
 		Args:    pkiNoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			o, err := pkiOptions(c, dir)
-			if err != nil {
+			if _, err := pkiRun(c, dir, func(o pki.Options) error { return pki.Init(o, name, days) }); err != nil {
 				return err
-			}
-			if err := pki.Init(o, name, days); err != nil {
-				return pkiErr(err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "created CA %q in %s, valid %d days\nnext: tlsvpn pki issue NAME --dir %s [--route PREFIX]...\n",
 				name, dir, days, dir)
@@ -166,12 +183,8 @@ the replaced certificate is not revoked.`,
 			if err != nil {
 				return err
 			}
-			o, err := pkiOptions(c, dir)
-			if err != nil {
+			if _, err := pkiRun(c, dir, func(o pki.Options) error { return pki.Issue(o, args[0], days, prefixes, force) }); err != nil {
 				return err
-			}
-			if err := pki.Issue(o, args[0], days, prefixes, force); err != nil {
-				return pkiErr(err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "issued %s: %s and %s, valid %d days\n", args[0],
 				filepath.Join(dir, args[0]+".pem"), filepath.Join(dir, args[0]+".key"), days)
@@ -199,64 +212,25 @@ func pkiRoutes(routes []string) ([]netip.Prefix, error) {
 }
 
 func newPKIRenewCmd() *cobra.Command {
-	var dir string
-	c := &cobra.Command{
-		Use:   "renew NAME --dir DIR",
-		Short: "Give a node a new key and certificate",
-		Long: `Replace NAME.key and NAME.pem with a new key and certificate of the same
+	return pkiNameCmd("renew NAME --dir DIR", "Give a node a new key and certificate",
+		`Replace NAME.key and NAME.pem with a new key and certificate of the same
 lifetime and routes. The old certificate stays valid until it expires, so nodes
 can switch at their own pace; revoke NAME afterwards only if its key leaked.`,
-		Example: `  tlsvpn pki renew office-a --dir /etc/tlsvpn/pki`,
-		Args:    pkiNameArg,
-		RunE: func(c *cobra.Command, args []string) error {
-			o, err := pkiOptions(c, dir)
-			if err != nil {
-				return err
-			}
-			if err := pki.Renew(o, args[0]); err != nil {
-				return pkiErr(err)
-			}
-			e, err := pkiCurrent(o, args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "renewed %s: serial %x, expires %s\n", e.Name, e.Serial, e.NotAfter.Format(time.DateOnly))
-			return nil
-		},
-	}
-	pkiDirFlag(c, &dir)
-	return c
+		`  tlsvpn pki renew office-a --dir /etc/tlsvpn/pki`,
+		pki.Renew, func(w io.Writer, _ string, e pki.Entry) {
+			fmt.Fprintf(w, "renewed %s: serial %x, expires %s\n", e.Name, e.Serial, e.NotAfter.Format(time.DateOnly))
+		})
 }
 
 func newPKIRevokeCmd() *cobra.Command {
-	var dir string
-	c := &cobra.Command{
-		Use:   "revoke NAME --dir DIR",
-		Short: "Revoke a node's certificate",
-		Long: `Revoke the current certificate of NAME and re-sign crl.pem. Copy crl.pem to every
+	return pkiNameCmd("revoke NAME --dir DIR", "Revoke a node's certificate",
+		`Revoke the current certificate of NAME and re-sign crl.pem. Copy crl.pem to every
 node (their [tls] crl); a node re-reads it when the file changes. To give NAME a
 new certificate afterwards, use pki issue NAME --force.`,
-		Example: `  tlsvpn pki revoke office-b --dir /etc/tlsvpn/pki`,
-		Args:    pkiNameArg,
-		RunE: func(c *cobra.Command, args []string) error {
-			o, err := pkiOptions(c, dir)
-			if err != nil {
-				return err
-			}
-			if err := pki.Revoke(o, args[0]); err != nil {
-				return pkiErr(err)
-			}
-			e, err := pkiCurrent(o, args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "revoked %s (serial %x); copy %s to every node\n",
-				e.Name, e.Serial, filepath.Join(dir, "crl.pem"))
-			return nil
-		},
-	}
-	pkiDirFlag(c, &dir)
-	return c
+		`  tlsvpn pki revoke office-b --dir /etc/tlsvpn/pki`,
+		pki.Revoke, func(w io.Writer, dir string, e pki.Entry) {
+			fmt.Fprintf(w, "revoked %s (serial %x); copy %s to every node\n", e.Name, e.Serial, filepath.Join(dir, "crl.pem"))
+		})
 }
 
 func newPKICRLCmd() *cobra.Command {
@@ -270,12 +244,8 @@ from a systemd timer or cron, and copy crl.pem to every node.`, pki.DefaultCRLDa
 		Example: `  tlsvpn pki crl --dir /etc/tlsvpn/pki`,
 		Args:    pkiNoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			o, err := pkiOptions(c, dir)
-			if err != nil {
+			if _, err := pkiRun(c, dir, pki.SignCRL); err != nil {
 				return err
-			}
-			if err := pki.SignCRL(o); err != nil {
-				return pkiErr(err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "re-signed %s, next update due %s\n", filepath.Join(dir, "crl.pem"),
 				time.Now().AddDate(0, 0, pki.DefaultCRLDays).UTC().Format(time.DateOnly))
@@ -297,13 +267,13 @@ revoked (with the date) or replaced (by renew or issue --force).`,
 		Example: `  tlsvpn pki list --dir /etc/tlsvpn/pki`,
 		Args:    pkiNoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			o, err := pkiOptions(c, dir)
+			var entries []pki.Entry
+			_, err := pkiRun(c, dir, func(o pki.Options) (err error) {
+				entries, err = pki.List(o)
+				return err
+			})
 			if err != nil {
 				return err
-			}
-			entries, err := pki.List(o)
-			if err != nil {
-				return pkiErr(err)
 			}
 			return printPKIList(c.OutOrStdout(), entries, time.Now())
 		},

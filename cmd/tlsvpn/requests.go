@@ -12,7 +12,7 @@ import (
 func (n *node) handle(req string) (any, error) {
 	switch req {
 	case control.RequestStatus:
-		return n.status(), nil
+		return n.snapshot(), nil
 	case control.RequestReload:
 		return n.reload(context.Background())
 	}

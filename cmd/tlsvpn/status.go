@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsvpn/tlsvpn/internal/control"
+	"github.com/tlsvpn/tlsvpn/internal/status"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
@@ -42,7 +43,7 @@ object (docs/status.md).`,
 				_, err := fmt.Fprintf(c.OutOrStdout(), "%s\n", raw)
 				return err
 			}
-			var s nodeStatus
+			var s status.Node
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return fmt.Errorf("decode status: %w", err)
 			}
@@ -59,7 +60,7 @@ object (docs/status.md).`,
 }
 
 // printStatus prints the node's summary and its table of peers.
-func printStatus(w io.Writer, s *nodeStatus, now time.Time) {
+func printStatus(w io.Writer, s *status.Node, now time.Time) {
 	printNode(w, s, now)
 	fmt.Fprintln(w)
 	printTable(w, peerRows(s.Tunnel.Peers, now))
@@ -69,7 +70,7 @@ func printStatus(w io.Writer, s *nodeStatus, now time.Time) {
 }
 
 // printNode prints the lines about the node itself.
-func printNode(w io.Writer, s *nodeStatus, now time.Time) {
+func printNode(w io.Writer, s *status.Node, now time.Time) {
 	up := 0
 	for _, p := range s.Tunnel.Peers {
 		if p.Since != nil {
@@ -195,7 +196,7 @@ func tlsSummary(peers []tunnel.PeerStatus) string {
 }
 
 // printPeers prints the named peers in full, in the order named.
-func printPeers(w io.Writer, s *nodeStatus, names []string, now time.Time) error {
+func printPeers(w io.Writer, s *status.Node, names []string, now time.Time) error {
 	for i, name := range names {
 		j := slices.IndexFunc(s.Tunnel.Peers, func(p tunnel.PeerStatus) bool { return p.Name == name })
 		if j < 0 {

@@ -6,19 +6,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/status"
 	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // hubStatus is a node with peers in every kind of state, listed out of
 // order.
-func hubStatus(now time.Time) *nodeStatus {
+func hubStatus(now time.Time) *status.Node {
 	since, retry, notAfter := now.Add(-3*time.Hour-2*time.Minute), now.Add(1200*time.Millisecond), now.Add(300*24*time.Hour)
 	connected := func(name, remote string, rx, tx uint64) tunnel.PeerStatus {
 		return tunnel.PeerStatus{Name: name, State: "connected", Remote: remote, Since: &since, RTT: "312µs",
 			TLSVersion: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Group: "X25519MLKEM768", Serial: "5f3a", NotAfter: &notAfter,
 			RxBytes: rx, TxBytes: tx, RxPackets: 10, TxPackets: 20, Drops: map[string]uint64{"aqm": 3, "source_not_allowed": 2}}
 	}
-	return &nodeStatus{
+	return &status.Node{
 		Node: "hq", PID: 4242, Interface: "tlsvpn0", Started: now.Add(-26 * time.Hour), Listen: "0.0.0.0:4433",
 		HandshakeFailures: map[string]uint64{"revoked": 2, "expired": 0},
 		Tunnel: tunnel.Status{Offload: []string{"tcpv4"}, Rotations: 7, Peers: []tunnel.PeerStatus{

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tlsvpn/tlsvpn/systemd"
 )
 
 func newUpCmd() *cobra.Command {
@@ -31,7 +33,7 @@ and feeds the watchdog while every packet loop is live.`,
 			if err := lv.UnmarshalText([]byte(level)); err != nil {
 				return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+			log := slog.New(systemd.NewLogHandler(lv))
 			if cpuprofile != "" {
 				stop, err := startCPUProfile(cpuprofile)
 				if err != nil {
@@ -44,6 +46,8 @@ and feeds the watchdog while every packet loop is live.`,
 	}
 	configFlag(c, &path)
 	c.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	c.RegisterFlagCompletionFunc("log-level",
+		cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (for developers)")
 	c.Flags().MarkHidden("cpuprofile")
 	return c

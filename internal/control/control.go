@@ -23,7 +23,7 @@ import (
 
 // Requests a client may send.
 const (
-	RequestStatus = "status" // the node's status object (docs/status.md)
+	RequestStatus = "status" // the node's status (internal/status.Node)
 	RequestReload = "reload" // reload as SIGHUP does; the reply comes once it is done
 )
 

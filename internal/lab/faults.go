@@ -26,7 +26,7 @@ func (t *Topology) SetLink(ns, dev string, up bool) error {
 }
 
 // addressPlan holds every prefix the topology and its tunnels use
-// (TESTING.md). Ping sends nowhere else.
+// (docs/design.md, "The test topology"). Ping sends nowhere else.
 var addressPlan = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/24"),
 	netip.MustParsePrefix("198.18.1.0/24"), // a second underlay (remote access, containers)

@@ -47,27 +47,13 @@ func Issue(o Options, name string, days int, routes []netip.Prefix, force bool) 
 // working until it expires, so nodes can switch over. A revoked name is
 // refused; issue it anew with Issue and force.
 func Renew(o Options, name string) error {
-	if err := ValidateName(name); err != nil {
-		return fmt.Errorf("pki renew: %w", err)
-	}
-	c, err := openCA(o)
-	if err != nil {
-		return fmt.Errorf("pki renew: %w", err)
-	}
-	defer c.unlock()
-	r := c.index.current(name)
-	if r == nil {
-		return fmt.Errorf("pki renew: %w", errorf(ErrUnknownName, "the CA in %s never issued a certificate to %q; use tlsvpn pki issue %s",
-			o.Dir, name, name))
-	}
-	if r.RevokedAt != nil {
-		return fmt.Errorf("pki renew: %w", errorf(ErrRevoked, "%s was revoked at %s; issue a new certificate with tlsvpn pki issue %s --force",
-			name, r.RevokedAt.Format(time.RFC3339), name))
-	}
-	if err := c.issue(o.now(), name, r.Days, r.Routes); err != nil {
-		return fmt.Errorf("pki renew: %w", err)
-	}
-	return nil
+	return withCurrent(o, "renew", name, "; use tlsvpn pki issue "+name, func(c *ca, r *record) error {
+		if r.RevokedAt != nil {
+			return errorf(ErrRevoked, "%s was revoked at %s; issue a new certificate with tlsvpn pki issue %s --force",
+				name, r.RevokedAt.Format(time.RFC3339), name)
+		}
+		return c.issue(o.now(), name, r.Days, r.Routes)
+	})
 }
 
 func checkIssueArgs(name string, days int, routes []netip.Prefix) error {

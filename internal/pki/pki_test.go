@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // clock is an injected clock that tests move forward by hand.
@@ -45,15 +45,6 @@ func mustIssue(t *testing.T, o Options, name string, routes ...string) {
 	}
 }
 
-func openssl(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed; it is the outside checker of what the CA writes")
-	}
-	out, err := exec.Command("openssl", args...).CombinedOutput()
-	return string(out), err
-}
-
 func loadCert(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
 	c, err := readCert(path)
@@ -80,7 +71,7 @@ func TestIssuedCertificatesVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			mustIssue(t, o, tt.node, tt.routes...)
 			path := filepath.Join(o.Dir, tt.node+".pem")
-			if out, err := openssl(t, "verify", "-CAfile", filepath.Join(o.Dir, "ca.pem"), path); err != nil {
+			if out, err := testutil.OpenSSL(t, "", "verify", "-CAfile", filepath.Join(o.Dir, "ca.pem"), path); err != nil {
 				t.Errorf("openssl verify: %v\n%s", err, out)
 			}
 			leaf := loadCert(t, path)
@@ -122,7 +113,7 @@ func TestCRLRevokesOnlyTheRevoked(t *testing.T) {
 	mustIssue(t, o, "office-a")
 	mustIssue(t, o, "office-b", "10.2.0.0/24")
 	verify := func(name string) (string, error) {
-		return openssl(t, "verify", "-crl_check", "-CRLfile", filepath.Join(o.Dir, "crl.pem"),
+		return testutil.OpenSSL(t, "", "verify", "-crl_check", "-CRLfile", filepath.Join(o.Dir, "crl.pem"),
 			"-CAfile", filepath.Join(o.Dir, "ca.pem"), filepath.Join(o.Dir, name+".pem"))
 	}
 	for _, name := range []string{"office-a", "office-b"} {
@@ -157,7 +148,7 @@ func TestCRLRevokesOnlyTheRevoked(t *testing.T) {
 func TestOpenSSLParsesTheCRL(t *testing.T) {
 	o, _ := newCA(t)
 	crl := filepath.Join(o.Dir, "crl.pem")
-	out, err := openssl(t, "crl", "-noout", "-text", "-in", crl)
+	out, err := testutil.OpenSSL(t, "", "crl", "-noout", "-text", "-in", crl)
 	if err != nil || !strings.Contains(out, "No Revoked Certificates") || !strings.Contains(out, "X509v3 CRL Number") {
 		t.Errorf("openssl crl of the empty CRL: %v\n%s", err, out)
 	}
@@ -170,7 +161,7 @@ func TestOpenSSLParsesTheCRL(t *testing.T) {
 	if len(serial)%2 == 1 {
 		serial = "0" + serial
 	}
-	out, err = openssl(t, "crl", "-noout", "-text", "-in", crl)
+	out, err = testutil.OpenSSL(t, "", "crl", "-noout", "-text", "-in", crl)
 	if err != nil || !strings.Contains(out, "Serial Number: "+serial) {
 		t.Errorf("openssl crl does not list serial %s: %v\n%s", serial, err, out)
 	}
@@ -194,7 +185,7 @@ func TestSignCRLAdvancesNumberAndDates(t *testing.T) {
 
 func readCRL(t *testing.T, o Options) *x509.RevocationList {
 	t.Helper()
-	der, err := readPEM(filepath.Join(o.Dir, "crl.pem"), "X509 CRL")
+	der, err := readPEM(filepath.Join(o.Dir, "crl.pem"), "X509 CRL", func(der []byte) ([]byte, error) { return der, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +272,7 @@ func TestRenewChangesSerialAndKeyNotRoutes(t *testing.T) {
 		t.Errorf("renewed NotAfter %v, want %v", renewed.NotAfter, clk.t.AddDate(0, 0, 90))
 	}
 	checkLeaf(t, renewed, "office-b", []string{"10.2.0.0/24"})
-	if out, err := openssl(t, "verify", "-crl_check", "-CRLfile", filepath.Join(o.Dir, "crl.pem"),
+	if out, err := testutil.OpenSSL(t, "", "verify", "-crl_check", "-CRLfile", filepath.Join(o.Dir, "crl.pem"),
 		"-CAfile", filepath.Join(o.Dir, "ca.pem"), filepath.Join(o.Dir, "office-b.pem")); err != nil {
 		t.Errorf("openssl verify of the renewed certificate: %v\n%s", err, out)
 	}
@@ -409,7 +400,7 @@ func TestCACertificate(t *testing.T) {
 	if err != nil || !present || !slices.Equal(blocks, allAddresses) {
 		t.Errorf("CA ipAddrBlocks = %v, %v, %v; want %v", blocks, present, err, allAddresses)
 	}
-	out, err := openssl(t, "x509", "-noout", "-text", "-in", filepath.Join(o.Dir, "ca.pem"))
+	out, err := testutil.OpenSSL(t, "", "x509", "-noout", "-text", "-in", filepath.Join(o.Dir, "ca.pem"))
 	if err != nil || !strings.Contains(out, "sbgp-ipAddrBlock: critical") || !strings.Contains(out, "0.0.0.0/0") {
 		t.Errorf("openssl x509 -text of the CA: %v\n%s", err, out)
 	}
