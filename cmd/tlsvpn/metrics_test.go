@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tlsvpn/tlsvpn/config"
@@ -130,5 +133,37 @@ func TestAMetricsAddressInUseFailsTheStartByName(t *testing.T) {
 	_, err = listenMetrics(&config.Config{Path: "/etc/tlsvpn/hq.toml", Metrics: &config.Metrics{Listen: addr}})
 	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "metrics.listen in /etc/tlsvpn/hq.toml") {
 		t.Fatalf("error %v, want one naming %s, the key and the file", err, addr)
+	}
+}
+
+// TestMetricsDocAndDashboardKnowEverySeries: docs/metrics.md lists every
+// series the node describes, and the example dashboard asks for none that
+// the docs do not list.
+func TestMetricsDocAndDashboardKnowEverySeries(t *testing.T) {
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	doc, dashboard := read("../../docs/metrics.md"), read("../../examples/grafana-dashboard.json")
+	descs := make(chan *prometheus.Desc, 64)
+	nodeCollector{}.Describe(descs)
+	close(descs)
+	fqName := regexp.MustCompile(`fqName: "([a-z_]+)"`)
+	for d := range descs {
+		m := fqName.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("cannot read the name of %s", d)
+		}
+		if !strings.Contains(doc, "| `"+m[1]+"` |") {
+			t.Errorf("series %s is not in docs/metrics.md's table", m[1])
+		}
+	}
+	for _, name := range regexp.MustCompile(`tlsvpn_[a-z_]+`).FindAllString(dashboard, -1) {
+		if !strings.Contains(doc, "| `"+name+"` |") {
+			t.Errorf("the dashboard asks for %s, which docs/metrics.md does not list", name)
+		}
 	}
 }
