@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // Operations: tlsvpn reload, READY on required peers, the watchdog and
@@ -25,6 +26,7 @@ import (
 
 func TestReloadCommandWaitsAndSaysWhatHappened(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	if out, err := n.Run(n.A.NS, "reload", "-c", n.A.Config); exitCode(err) != 1 || !strings.Contains(out, "no running node for "+n.A.Config) {
 		t.Errorf("reload with no node running: exit %d, %q; want 1 and \"no running node for %s\"", exitCode(err), out, n.A.Config)
@@ -82,6 +84,7 @@ func requiredConfig(t *testing.T, n *Net) {
 
 func TestReadyWaitsForTheRequiredPeer(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	requiredConfig(t, n)
 	sock := listenNotify(t)
@@ -109,6 +112,7 @@ func TestReadyWaitsForTheRequiredPeer(t *testing.T) {
 
 func TestWatchdogIsFedWhileTrafficFlows(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	sock := listenNotify(t)
 	// WatchdogSec=2s: WATCHDOG=1 once a second while no loop is in one
@@ -154,6 +158,7 @@ const metricsAddr = "127.0.0.1:9687"
 
 func TestMetricsAreScrapedFromTheNamespace(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	b, err := os.ReadFile(n.A.Config)
 	if err != nil {
@@ -162,7 +167,7 @@ func TestMetricsAreScrapedFromTheNamespace(t *testing.T) {
 	n.WriteConfig(t, "office-a", strings.Replace(string(b), "[listen]", fmt.Sprintf("[metrics]\nlisten = %q\n\n[listen]", metricsAddr), 1))
 	n.StartBoth(t)
 
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialIn(n.A.NS)}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialIn(n.A.NS), DisableKeepAlives: true}}
 	scrape := func() map[string]float64 {
 		t.Helper()
 		resp, err := client.Get("http://" + metricsAddr + "/metrics")
@@ -204,6 +209,7 @@ func TestMetricsAreScrapedFromTheNamespace(t *testing.T) {
 
 func TestAMetricsAddressInUseFailsTheStart(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	b, err := os.ReadFile(n.A.Config)
 	if err != nil {
