@@ -3,7 +3,6 @@ package tunnel
 import (
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,32 +10,6 @@ import (
 	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
-
-// stuckDevice is a device whose Writes block until release: a kernel
-// that never takes the packet, the stall a connection's reader can meet.
-type stuckDevice struct {
-	*netiftest.Device
-	entered chan struct{} // a token when a Write starts blocking
-	hold    chan struct{} // closed by release
-	once    sync.Once
-}
-
-// newStuckDevice returns a stuckDevice; the test releases it (defer)
-// before its cleanup closes the engine, which waits for its readers.
-func newStuckDevice(name string) *stuckDevice {
-	return &stuckDevice{Device: netiftest.New(name, 1500, 0), entered: make(chan struct{}, 1), hold: make(chan struct{})}
-}
-
-func (d *stuckDevice) Write(b []byte) error {
-	select {
-	case d.entered <- struct{}{}:
-	default:
-	}
-	<-d.hold
-	return d.Device.Write(b)
-}
-
-func (d *stuckDevice) release() { d.once.Do(func() { close(d.hold) }) }
 
 // longKeepalive keeps a peer whose reader is held from being declared
 // dead during a test.
@@ -57,26 +30,23 @@ func TestLoopsAtRestAreNotStalled(t *testing.T) {
 }
 
 func TestADeviceWriteThatBlocksStallsTheConnectionReader(t *testing.T) {
-	devA, devB := netiftest.New("a", 1500, 0), newStuckDevice("b")
-	defer devB.release()
+	devA, devB := netiftest.New("a", 1500, 0), netiftest.New("b", 1500, 0)
 	a, b := pairKeepalive(t, devA, devB, longKeepalive)
 
+	devB.HoldWrites()
 	devA.Inject(packet.UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), []byte("stuck")))
-	select {
-	case <-devB.entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("office-b's reader never wrote the packet to its device")
-	}
+	testutil.Eventually(t, 10*time.Second, "office-b's reader writing to its device", func() bool { return devB.WritesHeld() == 1 })
 	if got := b.eng.Stalled(time.Now(), time.Hour); len(got) != 0 {
 		t.Errorf("reported before the bound passed: %q", got)
 	}
-	got := b.eng.Stalled(time.Now().Add(2*time.Second), time.Second)
-	if len(got) != 1 || !strings.HasPrefix(got[0], "reader of peer office-a (127.0.0.1:") {
-		t.Fatalf("office-b reports stalled loops %q, want its reader of office-a alone", got)
-	}
+	// Once any other loop's pass is over, the stuck reader is the one left.
+	testutil.Eventually(t, 10*time.Second, "office-b's reader of office-a alone reported", func() bool {
+		got := b.eng.Stalled(time.Now().Add(2*time.Second), time.Second)
+		return len(got) == 1 && strings.HasPrefix(got[0], "reader of peer office-a (127.0.0.1:")
+	})
 	testutil.Eventually(t, 10*time.Second, "office-a's loops at rest", func() bool { return len(a.eng.Stalled(idle(), time.Second)) == 0 })
 
-	devB.release()
+	devB.ReleaseWrites()
 	testutil.Eventually(t, 10*time.Second, "office-b's reader moving again", func() bool { return len(b.eng.Stalled(idle(), time.Second)) == 0 })
 	if !devB.WaitWritten(1, 10*time.Second) {
 		t.Fatal("the packet never reached office-b's device after the release")
@@ -87,9 +57,10 @@ func TestADeviceWriteThatBlocksStallsTheConnectionReader(t *testing.T) {
 // socket write, which is the peer's slowness (keepalives and
 // TCP_USER_TIMEOUT end it), not a stall of ours.
 func TestAPeerThatStopsReadingStallsNothingHere(t *testing.T) {
-	devA, devB := netiftest.New("a", 1500, 0), newStuckDevice("b")
-	defer devB.release()
+	devA, devB := netiftest.New("a", 1500, 0), netiftest.New("b", 1500, 0)
 	a, b := pairKeepalive(t, devA, devB, longKeepalive)
+	devB.HoldWrites()
+	defer devB.ReleaseWrites()
 
 	// Far more than the socket buffers of both ends hold.
 	pkt := packet.UDP(ap("10.1.0.10:5000"), ap("10.2.0.10:6000"), make([]byte, 1400))
