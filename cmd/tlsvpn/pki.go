@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,22 +25,25 @@ func newPKICmd() *cobra.Command {
 		DisableFlagsInUseLine: true,
 		Short:                 "Run the built-in certificate authority",
 		Long: `The built-in CA keeps everything in one directory: ca.pem, ca.key, crl.pem and
-NAME.pem/NAME.key for every node, plus index.json recording what was issued.
-Keys are ECDSA P-256 and written mode 0600. See docs/pki.md.`,
+NAME.pem/NAME.key for every node and remote-access client, plus index.json
+recording what was issued. Keys are ECDSA P-256 and written mode 0600.
+See docs/pki.md.`,
 		Example: `  tlsvpn pki init --dir /etc/tlsvpn/pki --name "Example Corp VPN CA"
   tlsvpn pki issue office-a --dir /etc/tlsvpn/pki --route 10.1.0.0/24
+  tlsvpn pki issue alice --dir /etc/tlsvpn/pki --group admins
+  tlsvpn pki bundle alice --dir /etc/tlsvpn/pki --hub hq --endpoint vpn.example.com:4433 --out alice.tar
   tlsvpn pki list --dir /etc/tlsvpn/pki`,
 		Args:                       pkiNoSubcommand,
 		SuggestionsMinimumDistance: 2,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return usageError{errors.New("pki: name a subcommand: init, issue, renew, revoke, crl or list")}
+			return usageError{errors.New("pki: name a subcommand: init, issue, sign, bundle, renew, revoke, crl or list")}
 		},
 	}
 	c.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("pki %s: %w\nsee '%s --help'", c.Name(), err, c.CommandPath())}
 	})
-	c.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKIRenewCmd(), newPKIRevokeCmd(),
-		newPKICRLCmd(), newPKIListCmd())
+	c.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKISignCmd(), newPKIBundleCmd(), newPKIRenewCmd(),
+		newPKIRevokeCmd(), newPKICRLCmd(), newPKIListCmd())
 	return c
 }
 
@@ -55,12 +59,17 @@ func pkiNoSubcommand(c *cobra.Command, args []string) error {
 	return usageError{errors.New(msg)}
 }
 
-// pkiNameArg accepts exactly one argument, the node's name.
-func pkiNameArg(c *cobra.Command, args []string) error {
-	if len(args) != 1 {
-		return usageError{fmt.Errorf("pki %s: takes one argument, the node's NAME; got %d", c.Name(), len(args))}
+// pkiNameArg accepts exactly one argument, the node's or client's name.
+var pkiNameArg = pkiOneArg("NAME")
+
+// pkiOneArg accepts exactly one argument, what.
+func pkiOneArg(what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageError{fmt.Errorf("pki %s: takes one argument, %s; got %d", c.Name(), what, len(args))}
+		}
+		return nil
 	}
-	return nil
 }
 
 // pkiNoArgs accepts no argument.
@@ -163,30 +172,39 @@ address, so that the routes written into node certificates nest inside it.`,
 func newPKIIssueCmd() *cobra.Command {
 	var dir string
 	var days int
-	var routes []string
+	var routes, groups []string
 	var force bool
 	c := &cobra.Command{
-		Use:   "issue NAME --dir DIR [--days N] [--route PREFIX]... [--force]",
-		Short: "Issue a node certificate",
-		Long: `Issue NAME.key and NAME.pem in DIR: a certificate for node NAME (its CommonName
-and DNS SAN, the name peers put in their [[peer]] name) good for both TLS
-server and client. NAME is a lowercase DNS name such as office-a.
+		Use:   "issue NAME --dir DIR [--days N] [--route PREFIX]... [--group G]... [--force]",
+		Short: "Issue a node or client certificate and its key",
+		Long: `Issue NAME.key and NAME.pem in DIR: a certificate for NAME (its CommonName and
+DNS SAN). NAME is a lowercase DNS name such as office-a.
 
-Each --route adds a prefix to the certificate's ipAddrBlocks extension: the
-addresses this node may route. An existing NAME is replaced only with --force;
-the replaced certificate is not revoked.`,
+Without --group it is a node certificate, good for both TLS server and client:
+the name peers put in their [[peer]] name. Each --route adds a prefix to its
+ipAddrBlocks extension: the addresses this node may route.
+
+With --group it is a remote-access client certificate, for dialing a hub: each
+--group (repeatable) becomes an OU of the subject and must name a [[group]] of
+the hub; its only extended key usage is clientAuth. A client routes nothing of
+its own (its hub leases its address), so --route and --group do not go together.
+
+An existing NAME is replaced only with --force; the replaced certificate is not
+revoked.`,
 		Example: `  tlsvpn pki issue office-a --dir /etc/tlsvpn/pki --route 10.1.0.0/24 --route fd01::/64
-  tlsvpn pki issue office-b --dir /etc/tlsvpn/pki --days 90 --force`,
+  tlsvpn pki issue office-b --dir /etc/tlsvpn/pki --days 90 --force
+  tlsvpn pki issue alice --dir /etc/tlsvpn/pki --group admins --group ops`,
 		Args: pkiNameArg,
 		RunE: func(c *cobra.Command, args []string) error {
 			prefixes, err := pkiRoutes(routes)
 			if err != nil {
 				return err
 			}
-			if _, err := pkiRun(c, dir, func(o pki.Options) error { return pki.Issue(o, args[0], days, prefixes, force) }); err != nil {
+			p := pki.Profile{Days: days, Routes: prefixes, Groups: groups}
+			if _, err := pkiRun(c, dir, func(o pki.Options) error { return pki.Issue(o, args[0], p, force) }); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "issued %s: %s and %s, valid %d days\n", args[0],
+			fmt.Fprintf(c.OutOrStdout(), "issued %s%s: %s and %s, valid %d days\n", pkiKind(p.Groups), args[0],
 				filepath.Join(dir, args[0]+".pem"), filepath.Join(dir, args[0]+".key"), days)
 			return nil
 		},
@@ -194,8 +212,22 @@ the replaced certificate is not revoked.`,
 	pkiDirFlag(c, &dir)
 	c.Flags().IntVar(&days, "days", pki.DefaultNodeDays, "lifetime of the certificate in days")
 	c.Flags().StringArrayVar(&routes, "route", nil, "a prefix the node may route, such as 10.1.0.0/24 (repeatable)")
+	pkiGroupFlag(c, &groups)
 	c.Flags().BoolVar(&force, "force", false, "replace an existing certificate and key of NAME")
 	return c
+}
+
+// pkiGroupFlag adds the repeatable --group flag of issue and sign.
+func pkiGroupFlag(c *cobra.Command, groups *[]string) {
+	c.Flags().StringArrayVar(groups, "group", nil, "a group of the hub the client belongs to, written as an OU (repeatable; makes a client certificate)")
+}
+
+// pkiKind names the kind of certificate that groups make, for messages.
+func pkiKind(groups []string) string {
+	if len(groups) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("client (groups %s) ", strings.Join(groups, ", "))
 }
 
 // pkiRoutes parses the --route values.
@@ -261,9 +293,10 @@ func newPKIListCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list --dir DIR",
 		Short: "List the certificates the CA issued",
-		Long: `List every certificate the CA issued: name, serial (lowercase hex, as tlsvpn
-status shows it), expiry date, status and routes. Status is valid, expired,
-revoked (with the date) or replaced (by renew or issue --force).`,
+		Long: `List every certificate the CA issued: name, kind (node, or client for remote
+access), serial (lowercase hex, as tlsvpn status shows it), expiry date, status,
+a client's groups and a node's routes. Status is valid, expired, revoked (with
+the date) or replaced (by renew or issue --force).`,
 		Example: `  tlsvpn pki list --dir /etc/tlsvpn/pki`,
 		Args:    pkiNoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -285,19 +318,36 @@ revoked (with the date) or replaced (by renew or issue --force).`,
 // printPKIList writes entries as a table, their status judged at now.
 func printPKIList(w io.Writer, entries []pki.Entry, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSERIAL\tEXPIRES\tSTATUS\tROUTES")
+	fmt.Fprintln(tw, "NAME\tKIND\tSERIAL\tEXPIRES\tSTATUS\tGROUPS\tROUTES")
 	for _, e := range entries {
-		routes := "-"
-		if len(e.Routes) > 0 {
-			s := make([]string, len(e.Routes))
-			for i, r := range e.Routes {
-				s[i] = r.String()
-			}
-			routes = strings.Join(s, ",")
+		kind := "node"
+		if e.Client() {
+			kind = "client"
 		}
-		fmt.Fprintf(tw, "%s\t%x\t%s\t%s\t%s\n", e.Name, e.Serial, e.NotAfter.Format(time.DateOnly), pkiStatus(e, now), routes)
+		routes := make([]string, len(e.Routes))
+		for i, r := range e.Routes {
+			routes[i] = r.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%x\t%s\t%s\t%s\t%s\n", e.Name, kind, e.Serial, e.NotAfter.Format(time.DateOnly),
+			pkiStatus(e, now), pkiColumn(e.Groups), pkiColumn(routes))
 	}
 	return tw.Flush()
+}
+
+// pkiColumn joins values with commas for a column of the list, "-" when
+// there are none; a value with a comma or a blank is quoted.
+func pkiColumn(values []string) string {
+	if len(values) == 0 {
+		return "-"
+	}
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = v
+		if strings.ContainsAny(v, ", \t") {
+			out[i] = strconv.Quote(v)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // pkiStatus says what state a certificate is in at now.

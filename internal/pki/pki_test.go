@@ -40,7 +40,7 @@ func mustIssue(t *testing.T, o Options, name string, routes ...string) {
 	for _, r := range routes {
 		ps = append(ps, netip.MustParsePrefix(r))
 	}
-	if err := Issue(o, name, DefaultNodeDays, ps, false); err != nil {
+	if err := Issue(o, name, Profile{Days: DefaultNodeDays, Routes: ps}, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -225,12 +225,12 @@ func TestIssueRefusesToReplaceWithoutForce(t *testing.T) {
 	o, _ := newCA(t)
 	mustIssue(t, o, "office-a")
 	before := loadCert(t, filepath.Join(o.Dir, "office-a.pem"))
-	err := Issue(o, "office-a", 30, nil, false)
+	err := Issue(o, "office-a", Profile{Days: 30}, false)
 	want := "office-a.pem exists in " + o.Dir + "; use --force to replace it"
 	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("second issue = %v, want ErrExists saying %q", err, want)
 	}
-	if err := Issue(o, "office-a", 30, nil, true); err != nil {
+	if err := Issue(o, "office-a", Profile{Days: 30}, true); err != nil {
 		t.Fatalf("issue --force: %v", err)
 	}
 	after := loadCert(t, filepath.Join(o.Dir, "office-a.pem"))
@@ -248,7 +248,7 @@ func TestIssueRefusesToReplaceWithoutForce(t *testing.T) {
 
 func TestRenewChangesSerialAndKeyNotRoutes(t *testing.T) {
 	o, clk := newCA(t)
-	if err := Issue(o, "office-b", 90, []netip.Prefix{netip.MustParsePrefix("10.2.0.0/24")}, false); err != nil {
+	if err := Issue(o, "office-b", Profile{Days: 90, Routes: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/24")}}, false); err != nil {
 		t.Fatal(err)
 	}
 	old := loadCert(t, filepath.Join(o.Dir, "office-b.pem"))
@@ -369,7 +369,7 @@ func TestBadArgumentsAreInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Issue(o, tt.node, tt.days, tt.routes, false)
+			err := Issue(o, tt.node, Profile{Days: tt.days, Routes: tt.routes}, false)
 			if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Issue = %v, want ErrInvalidArgument saying %q", err, tt.want)
 			}
@@ -412,7 +412,7 @@ func TestCommandsNeedACA(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"issue", func() error { return Issue(o, "office-a", 30, nil, false) }},
+		{"issue", func() error { return Issue(o, "office-a", Profile{Days: 30}, false) }},
 		{"renew", func() error { return Renew(o, "office-a") }},
 		{"revoke", func() error { return Revoke(o, "office-a") }},
 		{"crl", func() error { return SignCRL(o) }},
@@ -433,7 +433,7 @@ func TestInsecureCAKeyIsRefused(t *testing.T) {
 	if err := os.Chmod(filepath.Join(o.Dir, "ca.key"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	err := Issue(o, "office-a", 30, nil, false)
+	err := Issue(o, "office-a", Profile{Days: 30}, false)
 	if !errors.Is(err, ErrInsecureKey) || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("issue with a group-readable ca.key = %v, want ErrInsecureKey", err)
 	}
@@ -444,7 +444,7 @@ func TestConcurrentCommandsLoseNothing(t *testing.T) {
 	const n = 8
 	errs := make(chan error, n)
 	for i := range n {
-		go func() { errs <- Issue(o, "node-"+string(rune('a'+i)), 30, nil, false) }()
+		go func() { errs <- Issue(o, "node-"+string(rune('a'+i)), Profile{Days: 30}, false) }()
 	}
 	for range n {
 		if err := <-errs; err != nil {

@@ -7,9 +7,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/tlsvpn/tlsvpn/internal/packet"
-
 	"github.com/tlsvpn/tlsvpn/internal/l2"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
