@@ -47,6 +47,7 @@ type conn struct {
 	r        readerOwn   // the reader's alone
 	heard    heard       // what the reader learned, for the writer and status
 	rotating atomic.Bool // a rotation of this connection is under way (rotate.go)
+	live     connLoops   // its loops' liveness, for the watchdog (liveness.go)
 }
 
 // lifecycle is where a connection is in its life. Any goroutine may read
@@ -111,8 +112,8 @@ func newConn(e *Engine, p *peer, s *handshake.Session) *conn {
 func (c *conn) start() {
 	var wg sync.WaitGroup
 	wg.Add(2)
-	c.e.goroutine(func() { defer wg.Done(); c.writeLoop() })
-	c.e.goroutine(func() { defer wg.Done(); c.readLoop() })
+	c.e.goroutine(func() { defer wg.Done(); c.e.runLoop(&c.live.writer, c.loopName("writer"), c.writeLoop) })
+	c.e.goroutine(func() { defer wg.Done(); c.e.runLoop(&c.live.reader, c.loopName("reader"), c.readLoop) })
 	c.e.goroutine(func() {
 		wg.Wait()
 		c.kill(nil) // closes the socket if neither loop did

@@ -48,6 +48,10 @@ type counters struct {
 	drops              [numDrops]atomic.Uint64
 }
 
+// DropReasons lists every reason a packet is dropped for, as PeerStatus.Drops
+// names them. The slice is new; the caller owns it.
+func DropReasons() []string { return append([]string(nil), dropNames[dropNone+1:]...) }
+
 func (c *counters) drop(r dropReason, n uint64) { c.drops[r].Add(n) }
 
 func (c *counters) dropMap() map[string]uint64 {

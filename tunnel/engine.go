@@ -95,6 +95,7 @@ type Engine struct {
 	drops   dropLog
 	sock    sockTuning
 	limits  rotationLimits
+	live    liveness      // the packet loops, for the watchdog (liveness.go)
 	noRoute atomic.Uint64 // packets read from the device for no peer
 
 	// What the device carries, decided at New by its Kind: IP packets
@@ -102,6 +103,8 @@ type Engine struct {
 	carries    wire.Type // the data frame type of every connection
 	fromDevice func(pend *pending, frame []byte, flows *flowTable, now int64, timer *time.Timer)
 	l2         *layer2 // the switch of a TAP device (l2.go); nil with a TUN
+
+	rotations atomic.Uint64 // connections replaced by a rotation
 
 	ctx       context.Context // canceled by Close: dials, handshakes and loops end
 	cancel    context.CancelFunc
@@ -149,7 +152,7 @@ func New(cfg Config) (*Engine, error) {
 // Start launches the device reader, the acceptor, a dialer per peer with
 // an endpoint and, with a TAP device, the ageing of learned MACs.
 func (e *Engine) Start() {
-	e.goroutine(e.readTUN)
+	e.goroutine(func() { e.runLoop(&e.live.tun, "device reader", e.readTUN) })
 	if e.l2 != nil {
 		e.goroutine(e.sweepMACs)
 	}

@@ -112,6 +112,7 @@ func (p *peer) attach(c *conn) error {
 	s.lastErr = ""
 	if isRotation(c.sess) {
 		s.rotatedAt = time.Now()
+		p.e.rotations.Add(1)
 	}
 	s.mu.Unlock()
 	c.start()

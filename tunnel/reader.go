@@ -114,7 +114,9 @@ func (c *conn) read() error {
 			rw = copy(rbuf, rbuf[rr:rw])
 			rr = 0
 		}
+		c.live.reader.park()
 		n, err := c.st.Conn.Read(rbuf[rw:])
+		c.live.reader.pass()
 		if n > 0 {
 			rw += n
 			c.heard.lastRecv.Store(time.Now().UnixNano())

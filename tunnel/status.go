@@ -44,11 +44,12 @@ type Status struct {
 	// MACs are learned on it.
 	DeviceDrops map[string]uint64 `json:"device_drops,omitempty"`
 	LocalMACs   int               `json:"local_macs,omitempty"`
+	Rotations   uint64            `json:"rotations"` // connections replaced by a rotation since start, either side's
 }
 
 // Status reports every configured peer, sorted by name.
 func (e *Engine) Status() Status {
-	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.dev.offloadNow().Names()}
+	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.dev.offloadNow().Names(), Rotations: e.rotations.Load()}
 	macs := e.l2.status(&st)
 	for _, p := range e.peers.list() {
 		ps := p.status()
@@ -57,6 +58,21 @@ func (e *Engine) Status() Status {
 	}
 	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st
+}
+
+// Connected returns the names of the configured peers connected now,
+// sorted, and how many peers are configured: a cheaper question than
+// Status, which the node asks often (systemd's STATUS= line, required
+// peers).
+func (e *Engine) Connected() (names []string, configured int) {
+	ps := e.peers.list()
+	for _, p := range ps {
+		if p.current() != nil {
+			names = append(names, p.name)
+		}
+	}
+	slices.Sort(names)
+	return names, len(ps)
 }
 
 func (p *peer) status() PeerStatus {

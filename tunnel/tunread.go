@@ -27,6 +27,9 @@ func (e *Engine) readTUN() {
 			if b := pend.last; b != nil && b.room() >= frameMax {
 				buf = b.tail()
 			}
+			if wait {
+				e.live.tun.park()
+			}
 			n, err := e.dev.Read(buf[wire.HeaderLen:frameMax], wait)
 			if err != nil {
 				e.flush(&pend, timer)
@@ -40,6 +43,7 @@ func (e *Engine) readTUN() {
 			}
 			if wait {
 				now = time.Now().UnixNano()
+				e.live.tun.pass()
 			}
 			wait = false
 			total += n
