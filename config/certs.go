@@ -13,28 +13,29 @@ import (
 func (c *checker) readTLS() trust.Input {
 	t := c.cfg.TLS
 	in := trust.Input{
-		Peers: c.source("tls.ca", t.CA),
-		Cert:  c.source("tls.cert", t.Cert),
-		Key:   c.source("tls.key", t.Key),
+		Peers: c.source(c.errs, "tls.ca", t.CA),
+		Cert:  c.source(c.errs, "tls.cert", t.Cert),
+		Key:   c.source(c.errs, "tls.key", t.Key),
 	}
 	if in.Key.Data != nil {
 		c.checkKeyMode(t.Key)
 	}
 	if ra := c.cfg.RemoteAccess; ra != nil {
-		in.Clients = c.source("remote_access.ca", ra.CA)
+		in.Clients = c.source(c.errs, "remote_access.ca", ra.CA)
 	}
 	for i, path := range t.CRLs {
-		in.CRLs = append(in.CRLs, c.source(c.crlKey(i), path))
+		in.CRLs = append(in.CRLs, c.source(c.crl, c.crlKey(i), path))
 	}
 	return in
 }
 
-// source reads the file at path named by key; without content when it cannot be read.
-func (c *checker) source(key, path string) trust.Source {
+// source reads the file at path named by key; without content when it cannot be read, which is
+// reported to rep.
+func (c *checker) source(rep *report, key, path string) trust.Source {
 	if path == "" {
 		return trust.Source{}
 	}
-	data, ok := c.read(key, path)
+	data, ok := c.read(rep, key, path)
 	if !ok {
 		return trust.Source{Path: path}
 	}
@@ -68,26 +69,31 @@ func (c *checker) partKey(part trust.Part, index int) string {
 	return c.crlKey(index)
 }
 
-// loadProblem reports a problem of trust.Load, or of CheckRollback, with its fix.
+// loadProblem reports a problem of trust.Load, or of CheckRollback, with its fix: a CRL's to c.crl,
+// the others' to c.errs.
 func (c *checker) loadProblem(p trust.Problem) {
 	key := c.partKey(p.Part, p.Index)
+	rep := c.errs
+	if p.Part == trust.PartCRL {
+		rep = c.crl
+	}
 	var block *trust.BlockError
 	var crl *trust.CRLError
 	var missing *trust.MissingCRLError
 	switch {
 	case errors.As(p.Err, &missing):
-		c.missingCRL(missing)
+		c.missingCRL(rep, missing)
 	case errors.As(p.Err, &crl):
-		c.crlProblem(key, crl)
+		c.crlProblem(rep, key, crl)
 	case errors.Is(p.Err, trust.ErrKeyMismatch):
-		c.errs.addf(key, "%s does not belong to the certificate %s; use the key issued with that certificate, or re-issue both (tlsvpn pki issue %s --force)",
+		rep.addf(key, "%s does not belong to the certificate %s; use the key issued with that certificate, or re-issue both (tlsvpn pki issue %s --force)",
 			p.Path, c.cfg.TLS.Cert, c.name())
 	case errors.Is(p.Err, trust.ErrNoPEM):
-		c.errs.addf(key, "%s", noPEM(p.Part, p.Path))
+		rep.addf(key, "%s", noPEM(p.Part, p.Path))
 	case errors.As(p.Err, &block):
-		c.errs.addf(key, "%s", blockProblem(p.Part, key, p.Path, block))
+		rep.addf(key, "%s", blockProblem(p.Part, key, p.Path, block))
 	default:
-		c.errs.addf(key, "%s: %v", p.Path, p.Err)
+		rep.addf(key, "%s: %v", p.Path, p.Err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/x509"
 	"fmt"
 	"net/netip"
@@ -63,15 +64,26 @@ func (c *checker) why(u x509.ExtKeyUsage) string {
 
 // checkOwn applies to the node's own certificate the rules its peers apply (trust.Credentials.Audit,
 // for every role the node plays), and checks that the interface addresses lie inside the certificate's
-// address blocks, if it has any. A stale CRL is a warning here (warnCRLs), not an error.
+// address blocks, if it has any. A stale CRL is a warning here (warnCRLs), not an error; so is, at a
+// reload that keeps the certificate chain in force, that chain being revoked or expired (Loader.InForce).
 func (c *checker) checkOwn(creds *trust.Credentials) {
 	k := trust.Check{Set: trust.Peers, Now: c.now, Live: true}
 	for _, r := range c.roles() {
 		k.Usages = append(k.Usages, r.eku)
 	}
 	v, found := creds.Audit(creds.Chain(), k)
+	kept := c.keptInForce(creds)
 	for _, r := range found {
-		c.ownRefused(r, creds.Anchors(trust.Peers))
+		if r.Reason == trust.ReasonCRLUnavailable {
+			continue // reported at tls.crl by loadProblem
+		}
+		key, msg := c.ownRefused(r, creds.Anchors(trust.Peers))
+		switch {
+		case kept && (r.Reason == trust.ReasonRevoked || r.Reason == trust.ReasonExpired):
+			c.warn.addf(key, "%s. The node keeps this certificate in force and applies the rest of the reload, but peers refuse its new connections", msg)
+		default:
+			c.errs.addf(key, "%s", msg)
+		}
 	}
 	if v.Chain == nil || !v.HasBlocks {
 		return
@@ -84,54 +96,60 @@ func (c *checker) checkOwn(creds *trust.Credentials) {
 	}
 }
 
-// ownRefused reports a rule the own certificate breaks, at the key of the file to fix, with the fix.
-func (c *checker) ownRefused(r *trust.Refusal, anchors []*x509.Certificate) {
+// keptInForce reports whether this is a reload whose own certificate chain is the one in force.
+func (c *checker) keptInForce(creds *trust.Credentials) bool {
+	return c.inForce != nil && slices.EqualFunc(c.inForce.Certificate().Certificate, creds.Certificate().Certificate, bytes.Equal)
+}
+
+// ownRefused says what rule the own certificate breaks, at the key of the file to fix, with the fix.
+func (c *checker) ownRefused(r *trust.Refusal, anchors []*x509.Certificate) (key, msg string) {
 	cert, ca := c.cfg.TLS.Cert, c.cfg.TLS.CA
-	key := "tls.cert"
+	key = "tls.cert"
 	if r.Anchor {
 		key = "tls.ca"
 	}
+	f := func(format string, args ...any) (string, string) { return key, fmt.Sprintf(format, args...) }
 	switch {
 	case r.Reason == trust.ReasonExpired && r.Depth == 0:
-		c.errs.addf(key, "%s expired on %s; renew it: tlsvpn pki renew %s --dir %s",
+		return f("%s expired on %s; renew it: tlsvpn pki renew %s --dir %s",
 			cert, date(r.Cert.NotAfter), c.name(), filepath.Dir(cert))
 	case r.Reason == trust.ReasonNotYetValid && r.Depth == 0:
-		c.errs.addf(key, "%s is not valid before %s (now is %s); check this host's clock, or wait",
+		return f("%s is not valid before %s (now is %s); check this host's clock, or wait",
 			cert, date(r.Cert.NotBefore), date(c.now))
 	case r.Reason == trust.ReasonExpired || r.Reason == trust.ReasonNotYetValid:
-		c.errs.addf(key, "the CA certificate %q is expired or not yet valid (valid %s to %s), so the chain of %s does not verify; renew that CA and re-issue",
+		return f("the CA certificate %q is expired or not yet valid (valid %s to %s), so the chain of %s does not verify; renew that CA and re-issue",
 			r.Cert.Subject.String(), date(r.Cert.NotBefore), date(r.Cert.NotAfter), cert)
 	case r.Reason == trust.ReasonUnknownAuthority:
-		c.errs.addf(key, "%s (issued by %q) does not chain to the CA in %s (%s); point tls.ca at the CA that issued it, append a missing intermediate CA to the cert file, or issue the certificate from this CA (tlsvpn pki issue %s)",
+		return f("%s (issued by %q) does not chain to the CA in %s (%s); point tls.ca at the CA that issued it, append a missing intermediate CA to the cert file, or issue the certificate from this CA (tlsvpn pki issue %s)",
 			cert, r.Cert.Issuer.String(), ca, subjects(anchors), c.name())
 	case r.Reason == trust.ReasonWrongEKU && r.Depth == 0:
 		note := ""
 		if slices.Contains(r.Cert.ExtKeyUsage, x509.ExtKeyUsageAny) {
 			note = " (anyExtendedKeyUsage is not enough)"
 		}
-		c.errs.addf(key, "%s lacks the extended key usage %s%s, which this node needs because %s; issue a certificate with serverAuth and clientAuth (tlsvpn pki issue does)",
+		return f("%s lacks the extended key usage %s%s, which this node needs because %s; issue a certificate with serverAuth and clientAuth (tlsvpn pki issue does)",
 			cert, trust.UsageName(r.Usage), note, c.why(r.Usage))
 	case r.Reason == trust.ReasonWrongEKU:
-		c.errs.addf(key, "the CA %q above %s does not allow %s, which this node needs because %s; issue the certificate from a CA that allows it",
+		return f("the CA %q above %s does not allow %s, which this node needs because %s; issue the certificate from a CA that allows it",
 			r.Cert.Subject.String(), cert, trust.UsageName(r.Usage), c.why(r.Usage))
 	case r.Reason == trust.ReasonRevoked && r.Depth == 0:
-		c.errs.addf(key, "%s (serial %x) is revoked by %s since %s; issue a new certificate (tlsvpn pki issue %s --force)",
+		return f("%s (serial %x) is revoked by %s since %s; issue a new certificate (tlsvpn pki issue %s --force)",
 			cert, r.Cert.SerialNumber, r.CRL.Where(), date(r.At), c.name())
 	case r.Reason == trust.ReasonRevoked:
-		c.errs.addf(key, "the intermediate CA %q in %s is revoked by %s since %s, so peers refuse the certificate; issue it from a CA that is not revoked",
+		return f("the intermediate CA %q in %s is revoked by %s since %s, so peers refuse the certificate; issue it from a CA that is not revoked",
 			r.Cert.Subject.String(), cert, r.CRL.Where(), date(r.At))
 	case r.Reason == trust.ReasonNoCRL:
-		c.errs.addf("tls.crl", "no CRL of %q, the CA that issued %s, is in tls.crl, and with crl set a certificate whose issuer has no CRL is refused; add that CA's CRL to tls.crl",
+		return "tls.crl", fmt.Sprintf("no CRL of %q, the CA that issued %s, is in tls.crl, and with crl set a certificate whose issuer has no CRL is refused; add that CA's CRL to tls.crl",
 			r.Issuer.Subject.String(), cert)
 	case r.Reason == trust.ReasonCAAsLeaf:
-		c.errs.addf(key, "%s is a CA certificate, which peers refuse as a node's; issue a node certificate (tlsvpn pki issue %s)", cert, c.name())
+		return f("%s is a CA certificate, which peers refuse as a node's; issue a node certificate (tlsvpn pki issue %s)", cert, c.name())
 	case r.Reason == trust.ReasonWeakKey:
-		c.errs.addf(key, "%s; peers refuse it: issue a certificate with an ECDSA key or RSA of 2048 bits or more (tlsvpn pki issue %s makes ECDSA P-256)",
+		return f("%s; peers refuse it: issue a certificate with an ECDSA key or RSA of 2048 bits or more (tlsvpn pki issue %s makes ECDSA P-256)",
 			r.Detail, c.name())
 	case r.Reason == trust.ReasonAddressBlocks:
-		c.errs.addf(key, "%s; issue the certificate from a CA whose address blocks cover it", r.Detail)
+		return f("%s; issue the certificate from a CA whose address blocks cover it", r.Detail)
 	default:
-		c.errs.addf(key, "%s does not chain to the CA in %s: %s; issue the certificate from that CA (tlsvpn pki issue %s)",
+		return f("%s does not chain to the CA in %s: %s; issue the certificate from that CA (tlsvpn pki issue %s)",
 			cert, ca, r.Detail, c.name())
 	}
 }

@@ -6,28 +6,28 @@ import (
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
-// crlProblem explains a CRL that trust.Load or CheckRollback refused.
-func (c *checker) crlProblem(key string, e *trust.CRLError) {
+// crlProblem explains, to rep, a CRL that trust.Load or CheckRollback refused.
+func (c *checker) crlProblem(rep *report, key string, e *trust.CRLError) {
 	l := e.CRL
 	where := l.Where()
 	switch e.Err {
 	case trust.ErrCRLSignature:
-		c.errs.addf(key, "%s (issued by %q) is not signed by the CA in %s; use the CRL of that CA (tlsvpn pki crl --dir %s)",
+		rep.addf(key, "%s (issued by %q) is not signed by the CA in %s; use the CRL of that CA (tlsvpn pki crl --dir %s)",
 			where, l.Issuer.String(), c.cfg.TLS.CA, filepath.Dir(c.cfg.TLS.CA))
 	case trust.ErrCRLDuplicate:
-		c.errs.addf(key, "%s is a second CRL of %q (%s is one too); keep one CRL per CA, the newest",
+		rep.addf(key, "%s is a second CRL of %q (%s is one too); keep one CRL per CA, the newest",
 			where, l.Issuer.String(), e.Other.Where())
 	case trust.ErrCRLRollback:
-		c.errs.addf(key, "%s is older than the CRL of %q in force (number %v, this update %s; in force: number %v, this update %s), so it could undo a revocation; the CRL in force stays: copy the newest CRL there (tlsvpn pki crl writes one) and reload",
+		rep.addf(key, "%s is older than the CRL of %q in force (number %v, this update %s; in force: number %v, this update %s), so it could undo a revocation; the CRL in force stays: copy the newest CRL there (tlsvpn pki crl writes one) and reload",
 			where, l.Issuer.String(), l.Number, date(l.ThisUpdate), e.Other.Number, date(e.Other.ThisUpdate))
 	default:
-		c.errs.addf(key, "%v", e)
+		rep.addf(key, "%v", e)
 	}
 }
 
-// missingCRL reports a trust anchor without a CRL while tls.crl is set.
-func (c *checker) missingCRL(e *trust.MissingCRLError) {
-	c.errs.addf("tls.crl", "no CRL of the CA %q of %s is in tls.crl, and with crl set every CA needs its CRL (else its certificates are refused); use the CRL of that CA (tlsvpn pki crl --dir %s writes it)",
+// missingCRL reports, to rep, a trust anchor without a CRL while tls.crl is set.
+func (c *checker) missingCRL(rep *report, e *trust.MissingCRLError) {
+	rep.addf("tls.crl", "no CRL of the CA %q of %s is in tls.crl, and with crl set every CA needs its CRL (else its certificates are refused); use the CRL of that CA (tlsvpn pki crl --dir %s writes it)",
 		e.CA.Subject.String(), e.File, filepath.Dir(e.File))
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -188,5 +189,69 @@ func TestTheDocsExamplesParse(t *testing.T) {
 	}
 	if blocks < 4 {
 		t.Errorf("found %d configurations in docs/config.md, want the site, hub, client and TAP examples", blocks)
+	}
+}
+
+// docsExample returns the configuration block of docs/config.md that contains marker.
+func docsExample(t *testing.T, marker string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range strings.Split(string(doc), "```toml\n")[1:] {
+		if text, _, _ := strings.Cut(part, "```"); strings.Contains(text, marker) {
+			return text
+		}
+	}
+	t.Fatalf("docs/config.md has no configuration with %q", marker)
+	return ""
+}
+
+// TestTheRemoteAccessExamplesPassCheck puts the files that the hub and client examples of
+// docs/config.md name where they name them, made as their comments say (the hub's from the site CA, the
+// client's from a CA of its own), and runs tlsvpn check's Load on both.
+func TestTheRemoteAccessExamplesPassCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel string, data []byte, mode os.FileMode) {
+		t.Helper()
+		path := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	site := certtest.NewCA(t, now, certtest.CAOpts{Name: "sites"})
+	clients := certtest.NewCA(t, now, certtest.CAOpts{Name: "clients"})
+	hq := site.Leaf(certtest.LeafOpts{Names: []string{"hq"}, NotAfter: now.Add(year)})
+	laptop := clients.Leaf(certtest.LeafOpts{Names: []string{"laptop-1"}, Groups: []string{"admins"}, NotAfter: now.Add(year),
+		EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	crl := func(f *certtest.Factory) []byte {
+		return f.CRLWith(certtest.CRLOpts{ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(30 * day)})
+	}
+	write("pki/ca.pem", site.CA().PEM(), 0o644)
+	write("pki/hq.pem", hq.PEM(), 0o644)
+	write("pki/hq.key", hq.KeyPEM(), 0o600)
+	write("pki/crl.pem", crl(site), 0o644)
+	write("pki/clients-ca.pem", clients.CA().PEM(), 0o644)
+	write("pki/clients-crl.pem", crl(clients), 0o644)
+	write("laptop-1/ca.pem", append(site.CA().PEM(), clients.CA().PEM()...), 0o644)
+	write("laptop-1/laptop-1.pem", laptop.PEM(), 0o644)
+	write("laptop-1/laptop-1.key", laptop.KeyPEM(), 0o600)
+	write("hq.toml", []byte(docsExample(t, "[remote_access]")), 0o644)
+	write("laptop-1.toml", []byte(docsExample(t, "remote_access = true")), 0o644)
+
+	for _, file := range []string{"hq.toml", "laptop-1.toml"} {
+		if _, _, err := Load(filepath.Join(dir, file)); err != nil {
+			t.Errorf("tlsvpn check of the example %s:\n%v", file, err)
+		}
+	}
+	// What the client example warns against: only the hub's CA in its tls.ca.
+	write("laptop-1/ca.pem", site.CA().PEM(), 0o644)
+	if _, _, err := Load(filepath.Join(dir, "laptop-1.toml")); err == nil || !strings.Contains(err.Error(), "does not chain to the CA") {
+		t.Errorf("check of the client with only the hub's CA = %v, want its certificate refused", err)
 	}
 }

@@ -20,26 +20,26 @@ func (c *checker) howToCreate(key, path string) string {
 	return "create it with: tlsvpn pki issue " + c.name() + " --dir " + dir
 }
 
-// read returns the content of the file at path named by key, or records why it cannot be read.
-func (c *checker) read(key, path string) ([]byte, bool) {
+// read returns the content of the file at path named by key, or records in rep why it cannot be read.
+func (c *checker) read(rep *report, key, path string) ([]byte, bool) {
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		c.errs.addf(key, "%s does not exist; %s, or correct the path", path, c.howToCreate(key, path))
+		rep.addf(key, "%s does not exist; %s, or correct the path", path, c.howToCreate(key, path))
 		return nil, false
 	case err != nil:
-		c.errs.addf(key, "%s cannot be read: %v; fix the path or its folder's permissions", path, reason(err))
+		rep.addf(key, "%s cannot be read: %v; fix the path or its folder's permissions", path, reason(err))
 		return nil, false
 	case st.IsDir():
-		c.errs.addf(key, "%s is a directory; point %s at the PEM file inside it", path, key)
+		rep.addf(key, "%s is a directory; point %s at the PEM file inside it", path, key)
 		return nil, false
 	}
 	data, err := readFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
-			c.errs.addf(key, "%s cannot be read: permission denied; run as root, or give the file to the user running tlsvpn", path)
+			rep.addf(key, "%s cannot be read: permission denied; run as root, or give the file to the user running tlsvpn", path)
 		} else {
-			c.errs.addf(key, "%s cannot be read: %v; point %s at a readable PEM file", path, reason(err), key)
+			rep.addf(key, "%s cannot be read: %v; point %s at a readable PEM file", path, reason(err), key)
 		}
 		return nil, false
 	}

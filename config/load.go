@@ -8,15 +8,26 @@ import (
 )
 
 // Loader runs Load with an injectable clock and sysctl tree, for tests and for callers that need a fixed
-// moment, and with the credentials in force at a reload. The zero Loader uses time.Now and /proc/sys. A
+// moment, with the credentials in force at a reload, and with the start-up leniency of `tlsvpn up` for
+// CRLs. The zero Loader is what `tlsvpn check` runs: time.Now, /proc/sys, every problem an error. A
 // Loader may be used from several goroutines.
 type Loader struct {
 	Now     func() time.Time // the clock for validity checks; nil means time.Now
 	ProcSys string           // root of the sysctl tree read for forwarding warnings; "" means /proc/sys
-	// InForce are the credentials the running node uses, at a reload: a CRL older than the one in force
-	// for the same CA (a lower CRL number or an earlier thisUpdate) is refused at tls.crl, so that a
-	// stale copy never undoes a revocation. nil at start-up and for `tlsvpn check`.
+	// InForce are the credentials the running node uses, at a reload (nil at start-up and for `tlsvpn
+	// check`). A CRL older than the one in force for the same CA (a lower CRL number or an earlier
+	// thisUpdate) is refused at tls.crl, so that a stale copy never undoes a revocation. And when the
+	// own certificate chain is the one in force, unchanged, its being revoked (by the new CRL) or
+	// expired is a warning, not an error: the node keeps that certificate either way, and the rest of
+	// the reload, a new CRL revoking others above all, must not be held back by it. A new own
+	// certificate that is revoked or expired is still an error.
 	InForce *trust.Credentials
+	// DeferCRL is for `tlsvpn up` at start-up, when no CRL is in force yet. CRLs that cannot be loaded
+	// (a file missing, unreadable or not a CRL, a CRL not signed by its CA, two of one CA, a CA without
+	// its CRL) are then returned among the warnings rather than as errors, and the returned Credentials
+	// refuse every handshake (trust.ReasonCRLUnavailable) until a reload brings CRLs that load. When
+	// there are other errors, the CRL problems are reported with them.
+	DeferCRL bool
 }
 
 // Load is Loader{}.Load.
@@ -44,6 +55,7 @@ func (l Loader) Load(path string) (*Config, []Problem, error) {
 	c := l.checker(p.cfg, p.rep, warn, p.index)
 	creds := c.checkCredentials()
 	c.warnForwarding()
+	c.settleCRL()
 	warnings := slices.Clone(warn.probs)
 	sortProblems(warnings)
 	if err := p.rep.err(); err != nil {
@@ -58,7 +70,9 @@ func (l Loader) Load(path string) (*Config, []Problem, error) {
 func (l Loader) Credentials(cfg *Config) (*trust.Credentials, []Problem, error) {
 	errs := &report{file: cfg.Path}
 	warn := &report{file: cfg.Path}
-	creds := l.checker(cfg, errs, warn, nil).checkCredentials()
+	c := l.checker(cfg, errs, warn, nil)
+	creds := c.checkCredentials()
+	c.settleCRL()
 	if err := errs.err(); err != nil {
 		return nil, warn.probs, err
 	}
@@ -66,7 +80,11 @@ func (l Loader) Credentials(cfg *Config) (*trust.Credentials, []Problem, error) 
 }
 
 func (l Loader) checker(cfg *Config, errs, warn *report, index [][]int) *checker {
-	return &checker{cfg: cfg, errs: errs, warn: warn, index: index, now: l.now(), procSys: l.procSys(), inForce: l.InForce}
+	c := &checker{cfg: cfg, errs: errs, crl: errs, warn: warn, index: index, now: l.now(), procSys: l.procSys(), inForce: l.InForce}
+	if l.DeferCRL {
+		c.crl = &report{file: errs.file, lines: errs.lines}
+	}
+	return c
 }
 
 func (l Loader) now() time.Time {
@@ -87,11 +105,28 @@ func (l Loader) procSys() string {
 type checker struct {
 	cfg     *Config
 	errs    *report // errors, shared with the parse half
+	crl     *report // the problems of loading tls.crl: errs, or a report of its own with Loader.DeferCRL
 	warn    *report // warnings
 	index   [][]int // position in the file of each cfg.Peers[i].AllowedIPs[j]
 	now     time.Time
 	procSys string
 	inForce *trust.Credentials
+}
+
+// settleCRL hands on the CRL problems that Loader.DeferCRL kept apart: to the errors when there are
+// others (a load that fails reports every problem), else to the warnings, saying what follows.
+func (c *checker) settleCRL() {
+	if c.crl == c.errs {
+		return
+	}
+	if len(c.errs.probs) > 0 {
+		c.errs.probs = append(c.errs.probs, c.crl.probs...)
+		return
+	}
+	for _, p := range c.crl.probs {
+		p.Message += "; until a CRL loads, every handshake is refused (the node reads the file again when it changes)"
+		c.warn.probs = append(c.warn.probs, p)
+	}
 }
 
 // checkCredentials reads the [tls] files, loads them with internal/trust and reports, against the key

@@ -53,6 +53,8 @@ type node struct {
 	ca   *certtest.Factory
 	leaf *certtest.Cert
 	proc string // fake /proc/sys, forwarding on
+
+	office *certtest.Cert // office-b's certificate, made by peer
 }
 
 func newNode(t *testing.T) *node {

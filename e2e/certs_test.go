@@ -466,13 +466,7 @@ func TestACRLRollbackIsRefusedAndTheRevocationStays(t *testing.T) {
 	// A stale copy of the CRL, from before the revocation, replaces it.
 	refusedSoFar := len(linesWithReason(logLinesWith(n.A.LogText(), "handshake refused"), "revoked"))
 	copied := time.Now()
-	tmp := crlPath + ".old"
-	if err := os.WriteFile(tmp, before, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, crlPath); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, crlPath, before)
 	var s status.Node
 	if !lab.WaitFor(certWait, 50*time.Millisecond, func() bool {
 		s, err = n.A.StatusVia(n.A.Config)

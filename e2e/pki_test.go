@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,7 +26,8 @@ func mustCLI(t *testing.T, args ...string) string {
 	return r.stdout
 }
 
-// untar unpacks the bundle with tar(1) into a new folder and returns it.
+// untar unpacks the bundle with tar(1) into a new folder, as into
+// /etc/tlsvpn, and returns it.
 func untar(t *testing.T, bundle string) string {
 	t.Helper()
 	testutil.NeedCommand(t, "tar", "tar")
@@ -67,19 +69,56 @@ func TestPKIClientBundlesPassCheck(t *testing.T) {
 	}
 
 	aliceTar := filepath.Join(dir, "alice.tar.gz")
-	mustCLI(t, "pki", "bundle", "alice", "--dir", pki, "--hub", "hq", "--endpoint", "198.18.0.1:4433", "--out", aliceTar)
-	if r := runCLI(t, "check", "-c", filepath.Join(untar(t, aliceTar), "alice", "alice.toml")); r.code != 0 {
-		t.Errorf("check of alice's unpacked bundle: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	out := mustCLI(t, "pki", "bundle", "alice", "--dir", pki, "--hub", "hq", "--endpoint", "198.18.0.1:4433", "--out", aliceTar)
+	if !strings.Contains(out, "tar -xf alice.tar.gz -C /etc/tlsvpn && systemctl enable --now tlsvpn@alice") || strings.Contains(out, "crl.pem") {
+		t.Errorf("bundle's output does not say how to unpack and start it, or names a CRL it does not hold:\n%s", out)
 	}
+	checkUnpackedForTheUnit(t, aliceTar, "alice", "alice/alice.key")
 
 	bobTar := filepath.Join(dir, "bob.tar")
-	mustCLI(t, "pki", "bundle", "bob", "--dir", pki, "--hub", "hq", "--endpoint", "198.18.0.1:4433", "--out", bobTar, "--no-key")
-	unpacked := untar(t, bobTar)
-	if err := os.Rename(filepath.Join(bob, "bob.key"), filepath.Join(unpacked, "bob", "bob.key")); err != nil {
+	mustCLI(t, "pki", "bundle", "bob", "--dir", pki, "--hub", "hq", "--endpoint", "198.18.0.1:4433", "--out", bobTar, "--no-key", "--crl")
+	etc := untar(t, bobTar)
+	if err := os.Rename(filepath.Join(bob, "bob.key"), filepath.Join(etc, "bob", "bob.key")); err != nil {
 		t.Fatal(err)
 	}
-	if r := runCLI(t, "check", "-c", filepath.Join(unpacked, "bob", "bob.toml")); r.code != 0 {
+	if r := runCLI(t, "check", "-c", filepath.Join(etc, "bob.toml")); r.code != 0 {
 		t.Errorf("check of bob's unpacked bundle with his own key: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if crl, err := os.ReadFile(filepath.Join(etc, "bob", "crl.pem")); err != nil || !strings.Contains(readFile(filepath.Join(etc, "bob.toml")), `crl = ["bob/crl.pem"]`) ||
+		string(crl) != readFile(filepath.Join(pki, "crl.pem")) {
+		t.Errorf("bob's bundle made with --crl: crl.pem %v, config:\n%s", err, readFile(filepath.Join(etc, "bob.toml")))
+	}
+}
+
+// checkUnpackedForTheUnit unpacks bundle into a folder standing for
+// /etc/tlsvpn and checks what the systemd unit tlsvpn@name would run: the
+// config its ExecStart names, beside the folder of its files, passes
+// tlsvpn check; the folder and key are the owner's only.
+func checkUnpackedForTheUnit(t *testing.T, bundle, name, key string) {
+	t.Helper()
+	etc := untar(t, bundle)
+	start := parseUnit(t, unitPath).words("Service", "ExecStart")
+	i := slices.Index(start, "-c")
+	if i < 0 || i+1 >= len(start) || !strings.HasPrefix(start[i+1], "/etc/tlsvpn/") {
+		t.Fatalf("the unit's ExecStart %q names no config in /etc/tlsvpn", start)
+	}
+	cfg := filepath.Join(etc, strings.ReplaceAll(strings.TrimPrefix(start[i+1], "/etc/tlsvpn/"), "%i", name))
+	if r := runCLI(t, "check", "-c", cfg); r.code != 0 {
+		t.Errorf("check of %s, which tlsvpn@%s runs once the bundle is unpacked into /etc/tlsvpn: exit %d\n%s%s", cfg, name, r.code, r.stdout, r.stderr)
+	}
+	for path, mode := range map[string]os.FileMode{name: 0o700 | os.ModeDir, key: 0o600} {
+		if fi, err := os.Stat(filepath.Join(etc, path)); err != nil || fi.Mode() != mode {
+			t.Errorf("unpacked %s: %v, mode %v; want %v", path, err, fi.Mode(), mode)
+		}
+	}
+	listing, err := exec.Command("tar", "-tf", bundle).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range strings.Fields(string(listing)) {
+		if m != name+".toml" && m != name+"/" && !strings.HasPrefix(m, name+"/") {
+			t.Errorf("the bundle puts %s into /etc/tlsvpn: only %s.toml and %s/ belong there", m, name, name)
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ const (
 	ReasonRevoked          = trust.ReasonRevoked
 	ReasonCRLStale         = trust.ReasonCRLStale
 	ReasonNoCRL            = trust.ReasonNoCRL
+	ReasonCRLUnavailable   = trust.ReasonCRLUnavailable
 	ReasonAddressBlocks    = trust.ReasonAddressBlocks
 	ReasonInvalid          = trust.ReasonInvalid
 )

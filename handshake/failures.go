@@ -7,7 +7,7 @@ import "sync"
 var reasons = []string{
 	ReasonNoCertificate, ReasonWrongName, ReasonAmbiguousName, ReasonTLSVersion, ReasonALPN, ReasonParams,
 	ReasonHandshake, ReasonExpired, ReasonNotYetValid, ReasonUnknownAuthority, ReasonWrongEKU, ReasonCAAsLeaf,
-	ReasonWeakKey, ReasonRevoked, ReasonCRLStale, ReasonNoCRL, ReasonAddressBlocks, ReasonInvalid,
+	ReasonWeakKey, ReasonRevoked, ReasonCRLStale, ReasonNoCRL, ReasonCRLUnavailable, ReasonAddressBlocks, ReasonInvalid,
 }
 
 // failures counts refused handshakes by reason. Its keys are reasons of

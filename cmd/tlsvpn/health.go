@@ -19,10 +19,12 @@ type finding struct {
 	msg   string
 }
 
-// health lists what expires within window: the node's certificate chain,
-// the CAs, the CRLs' next updates, and connected peers' certificates.
+// health lists what is wrong with the credentials in force (no CRL in
+// force, the own certificate chain revoked) and what expires within
+// window: the node's certificate chain, the CAs, the CRLs' next updates,
+// and connected peers' certificates.
 func health(creds *trust.Credentials, peers []tunnel.PeerStatus, window time.Duration, now time.Time) []finding {
-	var out []finding
+	out := broken(creds, now)
 	soon := func(what string, t time.Time, fix string) {
 		switch left := t.Sub(now); {
 		case left <= 0:
@@ -60,6 +62,31 @@ func health(creds *trust.Credentials, peers []tunnel.PeerStatus, window time.Dur
 		if p.NotAfter != nil {
 			soon("certificate of peer "+p.Name, *p.NotAfter, "the tunnel closes then; renew the peer's certificate")
 		}
+	}
+	return out
+}
+
+// broken lists, as errors, what makes the credentials in force refuse
+// handshakes they should pass: CRLs that did not load at start-up (every
+// handshake is refused), and the own chain revoked by a CRL that a reload
+// brought (peers refuse the node).
+func broken(creds *trust.Credentials, now time.Time) []finding {
+	var out []finding
+	if err := creds.CRLUnavailable(); err != nil {
+		out = append(out, finding{slog.LevelError, fmt.Sprintf("%s: no CRL is in force (%v), so every handshake is refused; write a CRL that loads (tlsvpn pki crl makes one): the node reads tls.crl again when the file changes, or on reload",
+			trust.ReasonCRLUnavailable, err)})
+	}
+	_, found := creds.Audit(creds.Chain(), trust.Check{Set: trust.Peers, Now: now, Live: true})
+	for _, r := range found {
+		if r.Reason != trust.ReasonRevoked {
+			continue
+		}
+		what := "own certificate " + name(r.Cert)
+		if r.Depth > 0 {
+			what = "intermediate CA " + name(r.Cert) + " of the own certificate"
+		}
+		out = append(out, finding{slog.LevelError, fmt.Sprintf("%s (serial %x) is revoked by %s since %s: peers refuse new connections from this node; issue it a new certificate (tlsvpn pki issue --force) and reload",
+			what, r.Cert.SerialNumber, r.CRL.Where(), r.At.UTC().Format(time.RFC3339))})
 	}
 	return out
 }

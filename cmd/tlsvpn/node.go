@@ -45,7 +45,9 @@ type node struct {
 // startNode brings the node up. On any failure it removes what it made,
 // so a failed start leaves no interface, route or socket behind.
 func startNode(path string, log *slog.Logger) (n *node, err error) {
-	cfg, warnings, err := config.Load(path)
+	// A CRL that does not load does not stop the start: the node runs
+	// and refuses every handshake until one does (docs/pki.md).
+	cfg, warnings, err := config.Loader{DeferCRL: true}.Load(path)
 	if err != nil {
 		return nil, err
 	}

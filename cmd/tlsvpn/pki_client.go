@@ -59,22 +59,30 @@ func newPKIBundleCmd() *cobra.Command {
 	var dir string
 	var b pki.BundleOptions
 	c := &cobra.Command{
-		Use:   "bundle NAME --dir DIR --hub HUBNAME --endpoint HOST:PORT --out FILE [--hub-pki DIR] [--no-key]",
+		Use:   "bundle NAME --dir DIR --hub HUBNAME --endpoint HOST:PORT --out FILE [--hub-pki DIR] [--no-key] [--crl]",
 		Short: "Pack a remote-access client's configuration, certificates and key",
-		Long: `Write FILE, mode 0600: a tar of the folder NAME/ with everything the client NAME
-needs to dial its hub: NAME.toml (a client configuration whose one peer is
-HUBNAME at HOST:PORT with remote_access = true), ca.pem, NAME.pem, NAME.key and
-crl.pem. FILE is gzipped when its name ends in .gz or .tgz. Unpacked anywhere,
-NAME.toml passes tlsvpn check as it is.
+		Long: `Write FILE, mode 0600: a tar with everything the client NAME needs to dial its
+hub, laid out for /etc/tlsvpn: NAME.toml (a client configuration whose one peer
+is HUBNAME at HOST:PORT with remote_access = true) and the folder NAME/ with
+ca.pem, NAME.pem and NAME.key, which NAME.toml names as NAME/ca.pem and so on.
+On the client, tar -xf FILE -C /etc/tlsvpn, then systemctl enable --now
+tlsvpn@NAME. FILE is gzipped when its name ends in .gz or .tgz. Unpacked
+anywhere, NAME.toml passes tlsvpn check as it is.
 
 NAME must hold a current client certificate (issue or sign with --group). When
 the CA signed a request for NAME, its key is not in DIR: make the bundle with
---no-key and have its owner put NAME.key beside NAME.toml.
+--no-key and have its owner put it at NAME/NAME.key.
+
+The client checks no CRL unless --crl adds DIR's crl.pem (and sets tls.crl):
+then it refuses its hub once that CRL passes its next update, and it cannot
+fetch a new one through the tunnel, so only use --crl where fresh CRLs reach
+the client by other means (docs/pki.md, "Revocation on clients").
 
 When the hub's own certificate comes from another CA than the clients' (a hub
-with [remote_access] ca), --hub-pki names that CA's directory: its ca.pem and
-crl.pem join the bundle's so that the client can verify the hub.`,
+with [remote_access] ca), --hub-pki names that CA's directory: its ca.pem (and
+with --crl its crl.pem) joins the bundle's so that the client can verify the hub.`,
 		Example: `  tlsvpn pki bundle alice --dir /etc/tlsvpn/pki --hub hq --endpoint vpn.example.com:4433 --out alice.tar
+  tar -xf alice.tar -C /etc/tlsvpn && systemctl enable --now tlsvpn@alice    # on alice's machine
   tlsvpn pki bundle bob --dir clients-pki --hub hq --endpoint 198.18.0.1:4433 --hub-pki /etc/tlsvpn/pki --no-key --out bob.tar.gz`,
 		Args: pkiNameArg,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -105,6 +113,7 @@ crl.pem join the bundle's so that the client can verify the hub.`,
 	c.Flags().StringVar(&b.Out, "out", "", "the bundle to write, a .tar, or .tar.gz/.tgz (required)")
 	c.Flags().StringVar(&b.HubPKI, "hub-pki", "", "the PKI directory of the CA of the hub's certificate, when not DIR")
 	c.Flags().BoolVar(&b.NoKey, "no-key", false, "leave NAME.key out (its owner has it)")
+	c.Flags().BoolVar(&b.CRL, "crl", false, "add crl.pem and check the hub against it (the client then needs a fresh CRL before its next update)")
 	return c
 }
 
@@ -116,8 +125,10 @@ func printBundled(c *cobra.Command, name string, b pki.BundleOptions, done *pki.
 		fmt.Fprintf(w, "  %s\n", f)
 	}
 	if b.NoKey {
-		fmt.Fprintf(w, "%s.key is not in it: its owner puts the key beside %s/%s.toml\n", name, name, name)
+		fmt.Fprintf(w, "%s.key is not in it: its owner puts the key at /etc/tlsvpn/%s/%s.key, mode 0600\n", name, name, name)
 	}
-	fmt.Fprintf(w, "on the client: tar -xf %s -C /etc/tlsvpn && tlsvpn up -c /etc/tlsvpn/%s/%s.toml\n", filepath.Base(b.Out), name, name)
-	fmt.Fprintf(w, "its crl.pem must be replaced by a fresh one before %s\n", done.CRLUpdate.UTC().Format(time.DateOnly))
+	fmt.Fprintf(w, "on the client: tar -xf %s -C /etc/tlsvpn && systemctl enable --now tlsvpn@%s\n", filepath.Base(b.Out), name)
+	if !done.CRLUpdate.IsZero() {
+		fmt.Fprintf(w, "its %s/crl.pem must be replaced by a fresh one before %s\n", name, done.CRLUpdate.UTC().Format(time.DateOnly))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ type BundleOptions struct {
 	// NoKey leaves NAME.key out: its owner holds it (a certificate signed
 	// from a request), or it travels another way.
 	NoKey bool
+	// CRL adds crl.pem and sets tls.crl: the client then checks the hub's
+	// certificate against it, and refuses its hub once the CRL passes its
+	// next update unless it gets a fresh one some other way than the
+	// tunnel (docs/pki.md, "Revocation on clients").
+	CRL bool
 	// Out is the file written: a tar, compressed with gzip when the name
 	// ends in .gz or .tgz.
 	Out string
@@ -38,13 +44,17 @@ type Bundled struct {
 	Files []string // the paths inside the tar, in order
 	// CRLUpdate is the earliest nextUpdate of the CRLs in crl.pem: the
 	// client refuses its hub after it unless it gets a fresh crl.pem.
+	// Zero when the bundle holds no CRL.
 	CRLUpdate time.Time
 }
 
-// Bundle writes b.Out, mode 0600: a tar of the folder NAME/ holding what
-// the remote-access client name needs, ready to run once unpacked:
-// NAME.toml (config.MarshalClient: its one peer is the hub, at the
-// endpoint), ca.pem, NAME.pem, NAME.key (unless b.NoKey) and crl.pem.
+// Bundle writes b.Out, mode 0600: a tar of what the remote-access client
+// name needs, ready to run once unpacked into /etc/tlsvpn (or any
+// folder): NAME.toml (config.MarshalClient: its one peer is the hub, at
+// the endpoint), beside the folder NAME/ holding ca.pem, NAME.pem,
+// NAME.key (unless b.NoKey) and, with b.CRL, crl.pem. NAME.toml names
+// those files relative to itself, as NAME/ca.pem and so on, so that the
+// systemd unit tlsvpn@NAME runs it from /etc/tlsvpn/NAME.toml.
 // name must have a client certificate (issued or signed with groups),
 // current, neither revoked nor expired, and, unless b.NoKey, its key in
 // o.Dir. The files are checked as `tlsvpn check` checks them before
@@ -109,14 +119,18 @@ func (c *ca) clientFiles(now time.Time, r *record, b BundleOptions) (*clientFile
 			return nil, err
 		}
 	}
-	if f.ca, f.crl, err = c.anchors(b.HubPKI); err != nil {
+	if f.ca, f.crl, err = c.anchors(b.HubPKI, b.CRL); err != nil {
 		return nil, err
 	}
 	if f.crlUpdate, err = checkClientFiles(now, f); err != nil {
 		return nil, err
 	}
-	f.config, err = config.MarshalClient(config.ClientFile{Name: r.Name, Hub: b.Hub, Endpoint: b.Endpoint,
-		CA: caCertFile, Cert: r.Name + ".pem", Key: r.Name + ".key", CRL: crlFile})
+	cf := config.ClientFile{Name: r.Name, Hub: b.Hub, Endpoint: b.Endpoint,
+		CA: f.path(caCertFile), Cert: f.path(r.Name + ".pem"), Key: f.path(r.Name + ".key")}
+	if f.crl != nil {
+		cf.CRL = f.path(crlFile)
+	}
+	f.config, err = config.MarshalClient(cf)
 	if err != nil {
 		return nil, fmt.Errorf("write the configuration of %s: %w", r.Name, err)
 	}
@@ -159,12 +173,13 @@ func (c *ca) clientKey(r *record, cert *x509.Certificate) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// anchors returns the bundle's ca.pem and crl.pem: the CA's own, after
-// those of the hub's CA in hubPKI when set.
-func (c *ca) anchors(hubPKI string) (ca, crl []byte, err error) {
+// anchors returns the bundle's ca.pem and, with withCRL, crl.pem: the
+// CA's own, after those of the hub's CA in hubPKI when set. Without
+// withCRL no crl.pem is read and crl is nil.
+func (c *ca) anchors(hubPKI string, withCRL bool) (ca, crl []byte, err error) {
 	read := func(dir string) (ca, crl []byte, err error) {
-		if ca, err = os.ReadFile(filepath.Join(dir, caCertFile)); err != nil {
-			return nil, nil, err
+		if ca, err = os.ReadFile(filepath.Join(dir, caCertFile)); err != nil || !withCRL {
+			return ca, nil, err
 		}
 		crl, err = os.ReadFile(filepath.Join(dir, crlFile))
 		return ca, crl, err
@@ -180,19 +195,25 @@ func (c *ca) anchors(hubPKI string) (ca, crl []byte, err error) {
 	if bytes.Equal(hubCA, ca) {
 		return nil, nil, errorf(ErrInvalidArgument, "--hub-pki %s holds the CA of %s; leave --hub-pki out when one CA issues the hub's and the client's certificates", hubPKI, c.dir)
 	}
-	return append(hubCA, ca...), append(hubCRL, crl...), nil
+	if withCRL {
+		crl = append(hubCRL, crl...)
+	}
+	return append(hubCA, ca...), crl, nil
 }
 
 // checkClientFiles runs on the bundle's files the checks `tlsvpn check`
 // runs on the client's (the configuration is checked by
 // config.MarshalClient): they load together, the certificate passes every
 // rule the hub applies to a client's, on the client's side of the CAs,
-// and no CRL is past its next update. It returns the earliest next update.
+// and no CRL is past its next update. It returns the earliest next update
+// (zero without a CRL).
 func checkClientFiles(now time.Time, f *clientFiles) (time.Time, error) {
-	in := trust.Input{Peers: trust.Source{Path: caCertFile, Data: f.ca}, Cert: trust.Source{Path: f.name + ".pem", Data: f.cert},
-		CRLs: []trust.Source{{Path: crlFile, Data: f.crl}}}
+	in := trust.Input{Peers: trust.Source{Path: f.path(caCertFile), Data: f.ca}, Cert: trust.Source{Path: f.path(f.name + ".pem"), Data: f.cert}}
+	if f.crl != nil {
+		in.CRLs = []trust.Source{{Path: f.path(crlFile), Data: f.crl}}
+	}
 	if f.key != nil {
-		in.Key = trust.Source{Path: f.name + ".key", Data: f.key}
+		in.Key = trust.Source{Path: f.path(f.name + ".key"), Data: f.key}
 	}
 	creds, probs := trust.Load(in)
 	if len(probs) > 0 {
@@ -214,15 +235,21 @@ func checkClientFiles(now time.Time, f *clientFiles) (time.Time, error) {
 	return first, nil
 }
 
+// path is where the bundle puts its file name: in the folder NAME/, as
+// NAME.toml, beside it, names it.
+func (f *clientFiles) path(name string) string { return path.Join(f.name, name) }
+
 // header is the comment at the top of the bundle's configuration.
 func (f *clientFiles) header(now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# tlsvpn remote-access client %s of the hub %s at %s,\n", f.name, f.hub, f.endpoint)
-	fmt.Fprintf(&b, "# written by tlsvpn pki bundle on %s.\n", now.Format(time.DateOnly))
-	fmt.Fprintf(&b, "# Check it with: tlsvpn check -c %s.toml; start it (as root) with: tlsvpn up -c %s.toml\n", f.name, f.name)
-	fmt.Fprintf(&b, "# crl.pem must be replaced by a fresh one from the CA before %s.\n", f.crlUpdate.UTC().Format(time.DateOnly))
+	fmt.Fprintf(&b, "# written by tlsvpn pki bundle on %s. Its files are in the folder %s/ beside it.\n", now.Format(time.DateOnly), f.name)
+	fmt.Fprintf(&b, "# In /etc/tlsvpn, check it with: tlsvpn check -c /etc/tlsvpn/%s.toml; start it with: systemctl enable --now tlsvpn@%s\n", f.name, f.name)
+	if f.crl != nil {
+		fmt.Fprintf(&b, "# %s must be replaced by a fresh one from the CA before %s.\n", f.path(crlFile), f.crlUpdate.UTC().Format(time.DateOnly))
+	}
 	if f.key == nil {
-		fmt.Fprintf(&b, "# %s.key is not in the bundle: put the key beside this file, mode 0600.\n", f.name)
+		fmt.Fprintf(&b, "# %s is not in the bundle: put the key there, mode 0600.\n", f.path(f.name+".key"))
 	}
 	return b.String() + "\n"
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -61,7 +62,8 @@ func readBundle(t *testing.T, path string, gz bool) []tarFile {
 }
 
 // unpack writes the members into dir with their modes, as tar -x does, and
-// returns the path of the client's configuration.
+// returns the path of the client's configuration: dir/NAME.toml, as the
+// systemd unit finds it when dir is /etc/tlsvpn.
 func unpack(t *testing.T, files []tarFile, dir, name string) string {
 	t.Helper()
 	for _, f := range files {
@@ -76,7 +78,7 @@ func unpack(t *testing.T, files []tarFile, dir, name string) string {
 			t.Fatal(err)
 		}
 	}
-	return filepath.Join(dir, name, name+".toml")
+	return filepath.Join(dir, name+".toml")
 }
 
 // loadClient runs the checks of tlsvpn check on the configuration at path.
@@ -108,12 +110,11 @@ func TestBundleUnpacksToAClientThatPassesCheck(t *testing.T) {
 			}
 			files := readBundle(t, path, out != "alice.tar")
 			want := []tarFile{
+				{name: "alice.toml", mode: 0o644, typ: tar.TypeReg},
 				{name: "alice/", mode: 0o700, typ: tar.TypeDir},
-				{name: "alice/alice.toml", mode: 0o644, typ: tar.TypeReg},
 				{name: "alice/ca.pem", mode: 0o644, typ: tar.TypeReg, data: readFile(t, o, "ca.pem")},
 				{name: "alice/alice.pem", mode: 0o644, typ: tar.TypeReg, data: readFile(t, o, "alice.pem")},
 				{name: "alice/alice.key", mode: 0o600, typ: tar.TypeReg, data: readFile(t, o, "alice.key")},
-				{name: "alice/crl.pem", mode: 0o644, typ: tar.TypeReg, data: readFile(t, o, "crl.pem")},
 			}
 			if len(files) != len(want) {
 				t.Fatalf("the bundle holds %d files, want %d", len(files), len(want))
@@ -132,17 +133,53 @@ func TestBundleUnpacksToAClientThatPassesCheck(t *testing.T) {
 			if !slices.Equal(done.Files, names) {
 				t.Errorf("Bundle reports files %v, the tar holds %v", done.Files, names)
 			}
-			if crl := readCRL(t, o); !done.CRLUpdate.Equal(crl.NextUpdate) {
-				t.Errorf("Bundle reports the CRL's next update %v, want %v", done.CRLUpdate, crl.NextUpdate)
+			if !done.CRLUpdate.IsZero() {
+				t.Errorf("Bundle reports a CRL's next update %v for a bundle without a CRL", done.CRLUpdate)
 			}
-			cfg := loadClient(t, unpack(t, files, t.TempDir(), "alice"))
+			etc := t.TempDir() // /etc/tlsvpn
+			cfg := loadClient(t, unpack(t, files, etc, "alice"))
 			if p := cfg.Peers; cfg.Name != "alice" || !cfg.IsClient() || len(p) != 1 || p[0].Name != "hq" || p[0].Endpoint != "vpn.example.com:4433" {
 				t.Errorf("the client config: name %q, peers %+v; want alice dialing hq at vpn.example.com:4433", cfg.Name, p)
 			}
-			if !strings.HasPrefix(string(files[1].data), "# tlsvpn remote-access client alice of the hub hq") {
-				t.Errorf("the config does not start with its header:\n%s", files[1].data)
+			in := func(f string) string { return filepath.Join(etc, "alice", f) }
+			if tls := cfg.TLS; tls.CA != in("ca.pem") || tls.Cert != in("alice.pem") || tls.Key != in("alice.key") || tls.CRLs != nil {
+				t.Errorf("the client's [tls]: %+v; want the files in %s and no CRL", tls, filepath.Join(etc, "alice"))
+			}
+			text := string(files[0].data)
+			if !strings.HasPrefix(text, "# tlsvpn remote-access client alice of the hub hq") || !strings.Contains(text, "systemctl enable --now tlsvpn@alice") {
+				t.Errorf("the config does not start with its header:\n%s", text)
+			}
+			if !strings.Contains(text, `ca = "alice/ca.pem"`) {
+				t.Errorf("the config does not name its files relative to itself:\n%s", text)
 			}
 		})
+	}
+}
+
+func TestBundleWithTheCRL(t *testing.T) {
+	o, _ := newCA(t)
+	mustIssue(t, o, "hq")
+	mustIssueClient(t, o, "alice", "admins")
+	path := filepath.Join(t.TempDir(), "alice.tar")
+	done, err := Bundle(o, "alice", BundleOptions{Hub: "hq", Endpoint: "vpn.example.com:4433", Out: path, CRL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := readBundle(t, path, false)
+	last := files[len(files)-1]
+	if last.name != "alice/crl.pem" || last.mode != 0o644 || string(last.data) != string(readFile(t, o, "crl.pem")) {
+		t.Errorf("the last member is %s mode %04o; want alice/crl.pem, mode 0644, the CA's CRL", last.name, last.mode)
+	}
+	if crl := readCRL(t, o); !done.CRLUpdate.Equal(crl.NextUpdate) {
+		t.Errorf("Bundle reports the CRL's next update %v, want %v", done.CRLUpdate, crl.NextUpdate)
+	}
+	if !strings.Contains(string(files[0].data), "alice/crl.pem must be replaced by a fresh one from the CA before") {
+		t.Errorf("the config's header does not say when the CRL goes stale:\n%s", files[0].data)
+	}
+	etc := t.TempDir()
+	cfg := loadClient(t, unpack(t, files, etc, "alice"))
+	if want := filepath.Join(etc, "alice", "crl.pem"); !slices.Equal(cfg.TLS.CRLs, []string{want}) || len(cfg.Credentials.CRLs()) != 1 {
+		t.Errorf("the client's tls.crl %v, %d CRLs loaded; want %s", cfg.TLS.CRLs, len(cfg.Credentials.CRLs()), want)
 	}
 }
 
@@ -175,8 +212,8 @@ func TestBundleOfASignedClient(t *testing.T) {
 	if slices.ContainsFunc(files, func(f tarFile) bool { return strings.HasSuffix(f.name, ".key") }) {
 		t.Error("the --no-key bundle holds a key")
 	}
-	if !strings.Contains(string(files[1].data), "bob.key is not in the bundle") {
-		t.Errorf("the config does not say where the key goes:\n%s", files[1].data)
+	if !strings.Contains(string(files[0].data), "bob/bob.key is not in the bundle") {
+		t.Errorf("the config does not say where the key goes:\n%s", files[0].data)
 	}
 	unpacked := t.TempDir()
 	cfgPath := unpack(t, files, unpacked, "bob")
@@ -193,30 +230,37 @@ func TestBundleOfASignedClient(t *testing.T) {
 // hub's certificate comes from the site CA, the clients' from their own
 // CA, named by the hub's [remote_access] ca.
 func TestBundleWithASeparateClientCA(t *testing.T) {
-	site, _ := newCA(t)
-	clients, _ := newCA(t)
-	mustIssue(t, site, "hq")
-	mustIssueClient(t, clients, "alice", "admins")
-	path := filepath.Join(t.TempDir(), "alice.tar")
-	b := BundleOptions{Hub: "hq", Endpoint: "198.18.0.1:4433", Out: path, HubPKI: site.Dir}
-	if _, err := Bundle(clients, "alice", b); err != nil {
-		t.Fatal(err)
-	}
-	cfg := loadClient(t, unpack(t, readBundle(t, path, false), t.TempDir(), "alice"))
+	for _, withCRL := range []bool{false, true} {
+		t.Run(fmt.Sprintf("with the CRLs %v", withCRL), func(t *testing.T) {
+			site, _ := newCA(t)
+			clients, _ := newCA(t)
+			mustIssue(t, site, "hq")
+			mustIssueClient(t, clients, "alice", "admins")
+			path := filepath.Join(t.TempDir(), "alice.tar")
+			b := BundleOptions{Hub: "hq", Endpoint: "198.18.0.1:4433", Out: path, HubPKI: site.Dir, CRL: withCRL}
+			if _, err := Bundle(clients, "alice", b); err != nil {
+				t.Fatal(err)
+			}
+			cfg := loadClient(t, unpack(t, readBundle(t, path, false), t.TempDir(), "alice"))
+			if n := len(cfg.Credentials.CRLs()); withCRL && n != 2 || !withCRL && n != 0 {
+				t.Errorf("the client loads %d CRLs; want both CAs' with --crl, none without", n)
+			}
 
-	// The client verifies the hub; the hub verifies the client against its
-	// clients' CA only.
-	hq := loadCert(t, filepath.Join(site.Dir, "hq.pem"))
-	if err := verifyAs(cfg.Credentials, trust.Peers, x509.ExtKeyUsageServerAuth, hq); err != nil {
-		t.Errorf("the client refuses the hub: %v", err)
-	}
-	alice := loadCert(t, filepath.Join(clients.Dir, "alice.pem"))
-	hub := hubCredentials(t, site, clients, "hq")
-	if err := verifyAs(hub, trust.Clients, x509.ExtKeyUsageClientAuth, alice); err != nil {
-		t.Errorf("the hub refuses the client: %v", err)
-	}
-	if err := verifyAs(hub, trust.Peers, x509.ExtKeyUsageClientAuth, alice); trust.ReasonOf(err) != trust.ReasonUnknownAuthority {
-		t.Errorf("the client as a site peer = %v, want %q", err, trust.ReasonUnknownAuthority)
+			// The client verifies the hub; the hub verifies the client
+			// against its clients' CA only.
+			hq := loadCert(t, filepath.Join(site.Dir, "hq.pem"))
+			if err := verifyAs(cfg.Credentials, trust.Peers, x509.ExtKeyUsageServerAuth, hq); err != nil {
+				t.Errorf("the client refuses the hub: %v", err)
+			}
+			alice := loadCert(t, filepath.Join(clients.Dir, "alice.pem"))
+			hub := hubCredentials(t, site, clients, "hq")
+			if err := verifyAs(hub, trust.Clients, x509.ExtKeyUsageClientAuth, alice); err != nil {
+				t.Errorf("the hub refuses the client: %v", err)
+			}
+			if err := verifyAs(hub, trust.Peers, x509.ExtKeyUsageClientAuth, alice); trust.ReasonOf(err) != trust.ReasonUnknownAuthority {
+				t.Errorf("the client as a site peer = %v, want %q", err, trust.ReasonUnknownAuthority)
+			}
+		})
 	}
 }
 
@@ -261,12 +305,16 @@ func TestBundleRefuses(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a CRL past its next update", func(t *testing.T) {
+	t.Run("a CRL past its next update, with --crl", func(t *testing.T) {
 		clk.t = clk.t.AddDate(0, 0, DefaultCRLDays+1)
 		b := good
-		b.Out = filepath.Join(t.TempDir(), "out.tar")
+		b.Out, b.CRL = filepath.Join(t.TempDir(), "out.tar"), true
 		if _, err := Bundle(o, "alice", b); err == nil || !strings.Contains(err.Error(), "tlsvpn pki crl") {
 			t.Errorf("Bundle with a stale CRL = %v, want a refusal that says to re-sign it", err)
+		}
+		b.CRL = false
+		if _, err := Bundle(o, "alice", b); err != nil {
+			t.Errorf("Bundle without the CRL while the CRL is stale = %v, want it written", err)
 		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -23,25 +22,29 @@ const (
 // gzipSuffixes are the endings of a bundle's name that ask for gzip.
 var gzipSuffixes = []string{".gz", ".tgz"}
 
-// member is one file of a bundle.
+// member is one file, or folder, of a bundle.
 type member struct {
-	name string
+	name string // its path in the tar; a folder's ends in "/"
 	data []byte
 	mode int64
 }
 
-// members lists the bundle's files, in the order of the tar, below the
-// folder NAME/.
+// members lists the bundle's files, in the order of the tar: NAME.toml,
+// then the folder NAME/ and the files it names there.
 func (f *clientFiles) members(now time.Time) []member {
 	ms := []member{
 		{f.name + ".toml", append([]byte(f.header(now)), f.config...), bundleFileMode},
-		{caCertFile, f.ca, bundleFileMode},
-		{f.name + ".pem", f.cert, bundleFileMode},
+		{f.name + "/", nil, bundleDirMode},
+		{f.path(caCertFile), f.ca, bundleFileMode},
+		{f.path(f.name + ".pem"), f.cert, bundleFileMode},
 	}
 	if f.key != nil {
-		ms = append(ms, member{f.name + ".key", f.key, bundleKeyMode})
+		ms = append(ms, member{f.path(f.name + ".key"), f.key, bundleKeyMode})
 	}
-	return append(ms, member{crlFile, f.crl, bundleFileMode})
+	if f.crl != nil {
+		ms = append(ms, member{f.path(crlFile), f.crl, bundleFileMode})
+	}
+	return ms
 }
 
 // write writes the bundle to out atomically, mode 0600.
@@ -60,20 +63,18 @@ func (f *clientFiles) write(now time.Time, out string) (*Bundled, error) {
 		// unpacks it runs as root.
 		return &tar.Header{Name: name, Typeflag: typ, Mode: mode, Size: size, ModTime: now}
 	}
-	dir := f.name + "/"
-	if err := tw.WriteHeader(hdr(dir, tar.TypeDir, bundleDirMode, 0)); err != nil {
-		return nil, fmt.Errorf("write %s: %w", out, err)
-	}
-	done.Files = append(done.Files, dir)
 	for _, m := range f.members(now) {
-		name := path.Join(dir, m.name)
-		if err := tw.WriteHeader(hdr(name, tar.TypeReg, m.mode, int64(len(m.data)))); err != nil {
+		h := hdr(m.name, tar.TypeReg, m.mode, int64(len(m.data)))
+		if strings.HasSuffix(m.name, "/") {
+			h = hdr(m.name, tar.TypeDir, m.mode, 0)
+		}
+		if err := tw.WriteHeader(h); err != nil {
 			return nil, fmt.Errorf("write %s: %w", out, err)
 		}
 		if _, err := tw.Write(m.data); err != nil {
 			return nil, fmt.Errorf("write %s: %w", out, err)
 		}
-		done.Files = append(done.Files, name)
+		done.Files = append(done.Files, m.name)
 	}
 	if err := tw.Close(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", out, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -118,56 +119,77 @@ func (e *MissingCRLError) Unwrap() error { return ErrCRLMissing }
 
 // crls parses the CRL sources, checks the signature of each CRL whose CA Load knows (a trust anchor, or
 // an intermediate of the own chain), refuses a second CRL of a CA, and checks that every trust anchor
-// has a CRL. It returns nil (no revocation checks) when there are no CRL sources or one has a problem.
-func (l *loader) crls(c *Credentials) []*CRL {
+// has a CRL. It returns no CRLs and no error when there are no CRL sources, and no CRLs with a
+// *CRLUnavailableError when a source cannot be read or has a problem: the credentials then refuse every
+// chain (fail closed) instead of checking nothing.
+func (l *loader) crls(c *Credentials) ([]*CRL, error) {
 	if len(l.in.CRLs) == 0 {
-		return nil
+		return nil, nil
 	}
 	var out []*CRL
-	ok := true
+	first := len(l.probs)
+	var unread []error
 	known := slices.Concat(c.anchors[Peers].certs, c.anchors[Clients].certs)
 	if len(c.chain) > 1 {
 		known = append(known, c.chain[1:]...) // the own intermediates
 	}
 	for i, src := range l.in.CRLs {
 		if src.Data == nil {
-			ok = false
+			unread = append(unread, fmt.Errorf("%s: %w", src.Path, ErrCRLUnread))
 			continue
 		}
 		lists, err := ParseCRLs(src.Data)
 		if err != nil {
 			l.add(PartCRL, i, src.Path, err)
-			ok = false
 			continue
 		}
 		for n, list := range lists {
-			crl := newCRL(list, src.Path, n+1, i)
-			ok = l.addCRL(&out, crl, known) && ok
+			l.addCRL(&out, newCRL(list, src.Path, n+1, i), known)
 		}
 	}
-	if !ok {
-		return nil
-	}
-	for _, set := range []Set{Peers, Clients} {
-		for _, ca := range c.anchors[set].certs {
-			if findCRL(out, ca, nil) == nil {
-				l.add(PartCRL, -1, "", &MissingCRLError{CA: ca, Set: set, File: c.anchors[set].file})
-				ok = false
+	if len(l.probs) == first && len(unread) == 0 {
+		for _, set := range []Set{Peers, Clients} {
+			for _, ca := range c.anchors[set].certs {
+				if findCRL(out, ca, nil) == nil {
+					l.add(PartCRL, -1, "", &MissingCRLError{CA: ca, Set: set, File: c.anchors[set].file})
+				}
 			}
 		}
 	}
-	if !ok {
-		return nil
+	if len(l.probs) == first && len(unread) == 0 {
+		return out, nil
 	}
-	return out
+	causes := unread
+	for _, p := range l.probs[first:] {
+		causes = append(causes, p)
+	}
+	return nil, &CRLUnavailableError{Causes: causes}
 }
 
-// addCRL appends crl to out after checking it against the CAs known and the CRLs before it.
-func (l *loader) addCRL(out *[]*CRL, crl *CRL, known []*x509.Certificate) bool {
+// CRLUnavailableError is why no CRL is in force although CRLs are configured: a file that cannot be
+// read or parsed, a CRL not signed by its CA, two CRLs of one CA, a trust anchor without its CRL.
+// Credentials carrying it (Credentials.CRLUnavailable) refuse every chain with ReasonCRLUnavailable.
+type CRLUnavailableError struct {
+	Causes []error // each a Problem of Load, or ErrCRLUnread wrapped with the file
+}
+
+func (e *CRLUnavailableError) Error() string {
+	msgs := make([]string, len(e.Causes))
+	for i, c := range e.Causes {
+		msgs[i] = c.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e *CRLUnavailableError) Unwrap() []error { return e.Causes }
+
+// addCRL appends crl to out after checking it against the CAs known and the CRLs before it; a problem
+// is recorded instead.
+func (l *loader) addCRL(out *[]*CRL, crl *CRL, known []*x509.Certificate) {
 	for _, prev := range *out {
 		if prev.sameCA(crl) {
 			l.add(PartCRL, crl.Source, crl.File, &CRLError{CRL: crl, Err: ErrCRLDuplicate, Other: prev})
-			return false
+			return
 		}
 	}
 	claimed := false
@@ -183,10 +205,9 @@ func (l *loader) addCRL(out *[]*CRL, crl *CRL, known []*x509.Certificate) bool {
 	}
 	if claimed && crl.signer == nil {
 		l.add(PartCRL, crl.Source, crl.File, &CRLError{CRL: crl, Err: ErrCRLSignature})
-		return false
+		return
 	}
 	*out = append(*out, crl)
-	return true
 }
 
 // sigKey is a CRL signature checked against a CA's key.

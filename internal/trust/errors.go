@@ -19,6 +19,7 @@ const (
 	ReasonRevoked          = "revoked"             // the CRL of a certificate's issuer lists its serial
 	ReasonCRLStale         = "CRL stale"           // a CRL the chain needs is past its nextUpdate
 	ReasonNoCRL            = "no CRL"              // CRLs are configured but none is of the leaf's issuer
+	ReasonCRLUnavailable   = "CRL unavailable"     // CRLs are configured but did not load: every chain is refused
 	ReasonAddressBlocks    = "address blocks"      // RFC 3779 blocks that do not nest, or do not parse
 	ReasonInvalid          = "invalid certificate" // any other verification failure
 )
@@ -30,13 +31,14 @@ type Refusal struct {
 	Reason string // one of the Reason constants (of this package or of the handshake)
 	Detail string // human text naming what was wrong
 
-	Cert   *x509.Certificate // the certificate the refusal is about; nil when it is about no single one
-	Depth  int               // Cert's position in the chain: 0 the leaf, 1 its issuer, ...
-	Anchor bool              // Cert is a trust anchor
-	Usage  x509.ExtKeyUsage  // ReasonWrongEKU: the usage missing
-	CRL    *CRL              // ReasonRevoked, ReasonCRLStale: the CRL that says so
-	At     time.Time         // ReasonRevoked: the revocation time
-	Issuer *x509.Certificate // ReasonNoCRL: the CA that has no CRL
+	Cert        *x509.Certificate // the certificate the refusal is about; nil when it is about no single one
+	Depth       int               // Cert's position in the chain: 0 the leaf, 1 its issuer, ...
+	Anchor      bool              // Cert is a trust anchor
+	Usage       x509.ExtKeyUsage  // ReasonWrongEKU: the usage missing
+	CRL         *CRL              // ReasonRevoked, ReasonCRLStale: the CRL that says so
+	Unavailable error             // ReasonCRLUnavailable: why no CRL is in force (a *CRLUnavailableError)
+	At          time.Time         // ReasonRevoked: the revocation time
+	Issuer      *x509.Certificate // ReasonNoCRL: the CA that has no CRL
 }
 
 // Error returns "refused: REASON: DETAIL".
@@ -74,6 +76,7 @@ var (
 	ErrCRLMissing   = errors.New("a trust anchor has no CRL")
 	ErrCRLExtension = errors.New("the CRL has a critical extension tlsvpn does not implement")
 	ErrCRLRollback  = errors.New("the CRL is older than the one in force")
+	ErrCRLUnread    = errors.New("the CRL file could not be read")
 )
 
 // BlockError is a problem with one PEM block (or the single DER object) of a file.

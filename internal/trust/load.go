@@ -55,6 +55,8 @@ func (p Problem) Error() string {
 	return fmt.Sprintf("%s: %v", p.Path, p.Err)
 }
 
+func (p Problem) Unwrap() error { return p.Err }
+
 // Source is the content of one file, read by the caller (who reports why a file cannot be read).
 type Source struct {
 	Path string // the file, for messages; "" when the input is not configured
@@ -76,7 +78,8 @@ type Credentials struct {
 	cert    tls.Certificate     // own chain with its key, Leaf set
 	chain   []*x509.Certificate // the same chain, parsed, marked for x509 (ipblocks.MarkHandled)
 	anchors [2]*anchors         // by Set
-	crls    []*CRL              // nil: revocation is not checked
+	crls    []*CRL              // nil: revocation is not checked, unless crlErr is set
+	crlErr  error               // set: CRLs are configured but did not load, and every chain is refused
 	sigs    sync.Map            // sigKey -> bool: CRL signatures checked against CAs presented in chains
 }
 
@@ -104,8 +107,10 @@ func newAnchors(file string, certs []*x509.Certificate) *anchors {
 //
 // Every problem found is returned. Credentials are returned, even with problems, whenever the trust
 // anchors of peers and the own chain parsed, so that Audit can still tell what else is wrong with the
-// own certificate; with problems they are for such reports only and must not be used for handshakes
-// (revocation, for one, is not checked when a CRL has a problem).
+// own certificate; with problems they are for such reports only and must not be used for handshakes.
+// The one exception is a problem of the CRLs alone (PartCRL, or a CRL source without Data): then no CRL
+// is in force and the credentials fail closed, refusing every chain with ReasonCRLUnavailable
+// (CRLUnavailable says why), which is what `tlsvpn up` runs with when its CRL does not load at start.
 func Load(in Input) (*Credentials, []Problem) {
 	l := &loader{in: in}
 	c := &Credentials{}
@@ -122,7 +127,7 @@ func Load(in Input) (*Credentials, []Problem) {
 		c.cert.PrivateKey = key
 		l.checkKeyMatch(c.cert.Leaf, key)
 	}
-	c.crls = l.crls(c)
+	c.crls, c.crlErr = l.crls(c)
 	if len(c.anchors[Peers].certs) == 0 || len(c.chain) == 0 {
 		return nil, l.probs
 	}
@@ -183,5 +188,9 @@ func (c *Credentials) Anchors(set Set) []*x509.Certificate { return c.anchors[se
 func (c *Credentials) AnchorFile(set Set) string { return c.anchors[set].file }
 
 // CRLs returns the revocation lists in force, in the order of the input; none when revocation is not
-// checked. The slice is shared: do not modify it.
+// checked or CRLUnavailable is set. The slice is shared: do not modify it.
 func (c *Credentials) CRLs() []*CRL { return c.crls }
+
+// CRLUnavailable returns why no CRL is in force although the input names CRLs (a *CRLUnavailableError),
+// or nil. While it is set, Verify refuses every chain with ReasonCRLUnavailable.
+func (c *Credentials) CRLUnavailable() error { return c.crlErr }

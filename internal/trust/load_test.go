@@ -5,6 +5,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,18 +62,43 @@ func TestLoadProblems(t *testing.T) {
 			if (creds != nil) != tc.creds {
 				t.Errorf("credentials returned: %v, want %v", creds != nil, tc.creds)
 			}
-			if creds != nil && p.Part == trust.PartCRL && creds.CRLs() != nil {
-				t.Errorf("CRLs in force despite a CRL problem")
+			if p.Part == trust.PartCRL {
+				checkFailsClosed(t, creds, f, errors.Is(creds.CRLUnavailable(), tc.err))
+			} else if creds != nil && creds.CRLUnavailable() != nil {
+				t.Errorf("CRLs unavailable after a problem of another file: %v", creds.CRLUnavailable())
 			}
 			t.Log(p)
 		})
 	}
-	t.Run("an unread CRL file is left to the caller to report, and revocation is off", func(t *testing.T) {
+	t.Run("an unread CRL file is left to the caller to report, and every chain is refused", func(t *testing.T) {
 		creds, probs := trust.Load(unread)
-		if len(probs) != 0 || creds == nil || creds.CRLs() != nil {
-			t.Fatalf("problems %v, CRLs %v", probs, creds.CRLs())
+		if len(probs) != 0 || creds == nil {
+			t.Fatalf("problems %v, credentials %v", probs, creds)
 		}
+		checkFailsClosed(t, creds, f, errors.Is(creds.CRLUnavailable(), trust.ErrCRLUnread))
 	})
+}
+
+// checkFailsClosed checks that creds, loaded with a CRL problem, hold no CRL and refuse a good peer
+// and their own certificate with ReasonCRLUnavailable; why: CRLUnavailable names the problem.
+func checkFailsClosed(t *testing.T, creds *trust.Credentials, f *certtest.Factory, why bool) {
+	t.Helper()
+	if creds.CRLs() != nil {
+		t.Errorf("CRLs in force despite a CRL problem")
+	}
+	if !why {
+		t.Errorf("CRLUnavailable = %v, does not carry the problem", creds.CRLUnavailable())
+	}
+	peer := f.Leaf(certtest.LeafOpts{Names: []string{"office-b"}})
+	for _, k := range []trust.Check{{Usages: clientAuth, Now: now}, {Usages: clientAuth, Now: now, Live: true}} {
+		r := checkReason(t, creds, chainOf(peer), k, trust.ReasonCRLUnavailable)
+		if r.Unavailable == nil || !strings.Contains(r.Detail, creds.CRLUnavailable().Error()) {
+			t.Errorf("the refusal %v does not say why no CRL is in force", r)
+		}
+	}
+	if _, found := creds.Audit(creds.Chain(), trust.Check{Now: now}); len(found) != 1 || found[0].Reason != trust.ReasonCRLUnavailable {
+		t.Errorf("Audit of the own chain found %v, want one %q", found, trust.ReasonCRLUnavailable)
+	}
 }
 
 // withCriticalExtension signs a CRL with a critical issuing distribution point, which makes it a

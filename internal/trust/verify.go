@@ -54,6 +54,7 @@ func (v Verified) Covers(p netip.Prefix) bool {
 //   - revocation, when CRLs are loaded: each certificate of the path is looked up by issuer and serial
 //     in the CRL of its issuer, whose signature is checked; the leaf's issuer must have a CRL (fail
 //     closed), an intermediate's is used where given; a CRL past its nextUpdate refuses unless k.Live.
+//     When CRLs are configured but did not load (CRLUnavailable), every chain is refused here.
 //
 // chain is not modified. Verify is safe for concurrent use.
 func (c *Credentials) Verify(chain []*x509.Certificate, k Check) (Verified, error) {
@@ -258,6 +259,12 @@ func (r *verifier) blocks(v *Verified) bool {
 // revocation looks each certificate of the path up in the CRL of its issuer, from the anchor down, so
 // that a revoked intermediate is told as such before anything about the certificates below it.
 func (r *verifier) revocation(path []*x509.Certificate) {
+	if err := r.c.crlErr; err != nil {
+		ref := refusal(ReasonCRLUnavailable, nil, 0, "no CRL is in force, so no certificate can be checked for revocation: %v", err)
+		ref.Unavailable = err
+		r.fail(ref)
+		return
+	}
 	if r.c.crls == nil {
 		return
 	}
