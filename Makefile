@@ -19,7 +19,7 @@ SOURCE_DATE       := $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%F)
 
 BINS := bin/tlsvpn bin/tlsvpn-demo
 
-.PHONY: all build install uninstall deb demo test race bench fuzz clean
+.PHONY: all build install uninstall deb demo deps test lint race bench fuzz clean
 
 all: build
 
@@ -89,17 +89,32 @@ bin/tlsvpn-bench: FORCE
 bench: build bin/tlsvpn-bench
 	bin/tlsvpn-bench --tlsvpn bin/tlsvpn $(BENCHFLAGS)
 
+# The Debian packages the tests use: installs the missing ones (root), or
+# says what to run. The list is in .ci/deps.
+deps:
+	@.ci/deps
+
 # Unit and namespace integration tests (root). A skipped test fails the run:
-# green means the integration tests really ran.
-test: build
+# green means the integration tests really ran. TEST_TIMEOUT bounds each
+# package's test binary (the e2e package takes about 4 minutes); a hung test
+# is killed with every goroutine's stack. The slowest tests are listed last.
+TEST_TIMEOUT ?= 8m
+test: deps build
 	@set -o pipefail; \
-	$(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee test.log | grep -E '^(=== RUN|--- (FAIL|SKIP)|FAIL|ok|PASS|panic)' | grep -v '^=== RUN' ; \
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -v ./... 2>&1 | tee test.log | grep -E '^(=== RUN|--- (FAIL|SKIP)|FAIL|ok|PASS|panic)' | grep -v '^=== RUN' ; \
 	rc=$${PIPESTATUS[0]}; \
 	if grep -q -- '--- SKIP' test.log; then echo "FAIL: tests were skipped (run as root):"; grep -- '--- SKIP' test.log; exit 1; fi; \
 	passed=$$(grep -c -- '--- PASS' test.log || true); failed=$$(grep -c -- '--- FAIL' test.log || true); \
 	if [ $$rc -ne 0 ]; then cat test.log; fi; \
+	echo "slowest tests:"; sed -nE 's/^--- (PASS|FAIL): ([^ ]+) \(([0-9.]+)s\)$$/\3s \2/p' test.log | sort -rn | head -8; \
 	echo "$$passed passed, $$failed failed"; \
 	exit $$rc
+
+# go vet and staticcheck (pinned; fetched through the Go module proxy).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # Race detector over the packages with concurrency of their own.
 race:

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// The foreign-CPU guard of shared/research/peers.md: the machine is shared,
-// so before each timed step the bench waits for a quiet box, and it repeats
-// a step during which other work used noticeable CPU.
+// The foreign-CPU guard (bench/README.md, "Method and caveats"): the
+// machine is shared, so before each timed step the bench waits for a quiet
+// box, and it repeats a step during which other work used noticeable CPU.
 const (
 	quietTicks       = 5               // at most this much foreign CPU (in 1/100 s) per 1-s sample is quiet
 	quietSamples     = 2               // consecutive quiet samples needed

@@ -251,22 +251,26 @@ func waitListening(ctx context.Context, topo *lab.Topology, ns, port string, pro
 	})
 }
 
-// poll calls cond every interval until it returns true or an error, ctx is
-// done, or timeout passes. what names the wait in the timeout's error.
+// poll calls cond every interval (lab.WaitFor) until it returns true or an
+// error, ctx is done, or timeout passes. what names the wait in the
+// timeout's error.
 func poll(ctx context.Context, timeout, interval time.Duration, what string, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil || ok {
-			return err
+	var err error
+	done := lab.WaitFor(timeout, interval, func() bool {
+		if err = ctx.Err(); err != nil {
+			return true
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v waiting for %s", timeout, what)
-		}
-		if err := sleep(ctx, interval); err != nil {
-			return err
-		}
+		var ok bool
+		ok, err = cond()
+		return ok || err != nil
+	})
+	if err != nil {
+		return err
 	}
+	if !done {
+		return fmt.Errorf("timed out after %v waiting for %s", timeout, what)
+	}
+	return nil
 }
 
 // sleep waits for d or until ctx is done.

@@ -119,18 +119,18 @@ func readBusyTicks() (uint64, error) {
 	return parseBusyTicks(string(b))
 }
 
-// readVmHWM returns the peak resident set size of pid, in bytes, from the
+// readPeakRSS returns the peak resident set size of pid, in bytes, from the
 // VmHWM line of /proc/PID/status.
-func readVmHWM(pid int) (uint64, error) {
+func readPeakRSS(pid int) (uint64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("read peak RSS of pid %d: %w", pid, err)
 	}
 	defer f.Close()
-	return parseVmHWM(f, pid)
+	return parsePeakRSS(f, pid)
 }
 
-func parseVmHWM(r io.Reader, pid int) (uint64, error) {
+func parsePeakRSS(r io.Reader, pid int) (uint64, error) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")

@@ -58,17 +58,17 @@ func TestParseBusyTicksCountsUserNiceSystemIrqSoftirq(t *testing.T) {
 	}
 }
 
-func TestParseVmHWM(t *testing.T) {
+func TestPeakRSSIsReadFromTheVmHWMLine(t *testing.T) {
 	status := "Name:\ttlsvpn\nVmPeak:\t  900000 kB\nVmHWM:\t   12456 kB\nVmRSS:\t   12000 kB\n"
-	got, err := parseVmHWM(strings.NewReader(status), 1)
+	got, err := parsePeakRSS(strings.NewReader(status), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := uint64(12456 * 1024); got != want {
-		t.Errorf("parseVmHWM() = %d, want %d", got, want)
+		t.Errorf("parsePeakRSS() = %d, want %d", got, want)
 	}
-	if _, err := parseVmHWM(strings.NewReader("Name:\tx\n"), 1); err == nil {
-		t.Error("parseVmHWM() without VmHWM: no error")
+	if _, err := parsePeakRSS(strings.NewReader("Name:\tx\n"), 1); err == nil {
+		t.Error("parsePeakRSS() without VmHWM: no error")
 	}
 }
 

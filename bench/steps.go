@@ -171,7 +171,7 @@ func (b *bench) readAfter(ctx context.Context, s *setup, f figures) error {
 		if i >= len(s.procs) {
 			break
 		}
-		hwm, err := readVmHWM(s.procs[i].Pid())
+		hwm, err := readPeakRSS(s.procs[i].Pid())
 		if err != nil {
 			return err
 		}

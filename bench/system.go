@@ -75,7 +75,7 @@ type env struct {
 	cacheDir string // where wireguard-go is installed
 }
 
-// Tunnel addresses of DESIGN.md, without prefix length.
+// Tunnel addresses of the test topology (docs/design.md), without prefix length.
 const (
 	tunnelA4 = "100.64.0.1"
 	tunnelB4 = "100.64.0.2"

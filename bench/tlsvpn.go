@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/status"
 )
 
-// tlsvpnSystem runs two tlsvpn nodes configured as in DESIGN.md: office-a on
-// gwA listens on 198.18.0.1:4433, office-b on gwB dials it; tunnel
-// 100.64.0.1/24 fd64::1/64 and .2; everything else at its default (MTU 1500,
-// offload "auto"). Certificates come from "tlsvpn pki".
+// tlsvpnSystem runs two tlsvpn nodes configured as in the test topology
+// (docs/design.md): office-a on gwA listens on 198.18.0.1:4433, office-b on
+// gwB dials it; tunnel 100.64.0.1/24 fd64::1/64 and .2; everything else at
+// its default (MTU 1500, offload "auto"). Certificates come from
+// "tlsvpn pki".
 type tlsvpnSystem struct {
 	env *env
 }
@@ -73,34 +75,16 @@ func (t *tlsvpnSystem) dial(_ context.Context, s *setup) error {
 	return nil
 }
 
-// tlsvpnStatus is the part of "tlsvpn status --json" the bench reads
-// (docs/status.md, version 1).
-type tlsvpnStatus struct {
-	Runtime struct {
-		HeapAllocObjects uint64 `json:"heap_alloc_objects"`
-	} `json:"runtime"`
-	Tunnel struct {
-		TUNOffload []string `json:"tun_offload"`
-		Peers      []struct {
-			TLSVersion  string `json:"tls_version"`
-			CipherSuite string `json:"cipher_suite"`
-			KeyExchange string `json:"key_exchange"`
-			TxPackets   uint64 `json:"tx_packets"`
-			RxPackets   uint64 `json:"rx_packets"`
-		} `json:"peers"`
-	} `json:"tunnel"`
-}
-
 // status asks node i for its status.
-func (t *tlsvpnSystem) status(ctx context.Context, s *setup, i int) (tlsvpnStatus, error) {
+func (t *tlsvpnSystem) status(ctx context.Context, s *setup, i int) (status.Node, error) {
 	ns := [2]string{s.topo.GwA, s.topo.GwB}[i]
 	out, err := s.run(ctx, ns, t.env.tlsvpn, "status", "-c", t.confPath(i), "--json")
 	if err != nil {
-		return tlsvpnStatus{}, fmt.Errorf("status of %s: %w", lab.Offices[i].Name, err)
+		return status.Node{}, fmt.Errorf("status of %s: %w", lab.Offices[i].Name, err)
 	}
-	var st tlsvpnStatus
+	var st status.Node
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return tlsvpnStatus{}, fmt.Errorf("status of %s: parse JSON: %w", lab.Offices[i].Name, err)
+		return status.Node{}, fmt.Errorf("status of %s: parse JSON: %w", lab.Offices[i].Name, err)
 	}
 	return st, nil
 }
@@ -130,8 +114,8 @@ func (t *tlsvpnSystem) transport(ctx context.Context, s *setup) string {
 	}
 	p := st.Tunnel.Peers[0]
 	offload := "none"
-	if len(st.Tunnel.TUNOffload) > 0 {
-		offload = strings.Join(st.Tunnel.TUNOffload, ",")
+	if len(st.Tunnel.Offload) > 0 {
+		offload = strings.Join(st.Tunnel.Offload, ",")
 	}
-	return fmt.Sprintf("TCP + %s, %s, %s; TUN offload %s", p.TLSVersion, p.CipherSuite, p.KeyExchange, offload)
+	return fmt.Sprintf("TCP + %s, %s, %s; TUN offload %s", p.TLSVersion, p.Cipher, p.Group, offload)
 }

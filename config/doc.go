@@ -1,7 +1,7 @@
 // Package config reads a tlsvpn configuration file (TOML) into a validated Config and runs every check
 // behind `tlsvpn check`.
 //
-// It works in two halves:
+// It works in two halves (docs/design.md, "Check first, then touch the host"):
 //
 //   - Parse reads the file, decodes it and validates every value: key names, types, prefixes, names,
 //     addresses, the rules that tie peers together. It touches no other file.

@@ -12,10 +12,21 @@ import (
 // absolute paths. Keys are sorted within each table. Parsing the result at c.Path gives back a Config
 // equal to c.
 func (c *Config) MarshalTOML() ([]byte, error) {
+	return c.marshal(c.encodeAll())
+}
+
+// encodeAll returns the TOML document of c with every key the schema has explicit, as MarshalTOML
+// writes it.
+func (c *Config) encodeAll() map[string]any {
+	return encodeTable(c, &encoding{mode: c.Interface.Mode}, schema)
+}
+
+// marshal writes doc, the TOML document of c.
+func (c *Config) marshal(doc map[string]any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
 	enc.Indent = ""
-	if err := enc.Encode(encodeTable(c, c, schema)); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return nil, fmt.Errorf("encode configuration %s: %w", c.Path, err)
 	}
 	return buf.Bytes(), nil

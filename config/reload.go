@@ -10,7 +10,7 @@ import "reflect"
 // position.
 func (c *Config) RestartKeys(next *Config) []string {
 	var keys []string
-	restartKeys(rootSpec.children, "", encodeTable(c, c, schema), encodeTable(next, next, schema), &keys)
+	restartKeys(rootSpec.children, "", c.encodeAll(), next.encodeAll(), &keys)
 	return keys
 }
 

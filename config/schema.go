@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -50,8 +51,9 @@ type entry[S any] interface {
 	spec() *spec
 	// decode reads the entry from t, the enclosing table, into s; problems go to t's decoder.
 	decode(t *table, s *S)
-	// encode returns the entry's TOML value for s, part of c; false leaves it out of the file.
-	encode(s *S, c *Config) (any, bool)
+	// encode returns the entry's TOML value for s, part of the Config e writes; false leaves it out
+	// of the file.
+	encode(s *S, e *encoding) (any, bool)
 }
 
 // keyEntry is a key whose value is a T, stored in the S at get.
@@ -112,15 +114,19 @@ func (k *keyEntry[S, T]) decode(t *table, s *S) {
 	}
 }
 
-func (k *keyEntry[S, T]) encode(s *S, c *Config) (any, bool) {
-	if !k.s.inMode(c) {
+func (k *keyEntry[S, T]) encode(s *S, e *encoding) (any, bool) {
+	v := *k.get(s)
+	if !k.s.belongs(e.mode) || e.sparse && reflect.ValueOf(&v).Elem().IsZero() {
 		return nil, false
 	}
-	return k.val.encode(*k.get(s))
+	return k.val.encode(v)
 }
 
 // inMode reports whether the key belongs to c's interface mode.
-func (s *spec) inMode(c *Config) bool { return s.only == "" || s.only == c.Interface.Mode }
+func (s *spec) inMode(c *Config) bool { return s.belongs(c.Interface.Mode) }
+
+// belongs reports whether the key belongs to the interface mode.
+func (s *spec) belongs(mode string) bool { return s.only == "" || s.only == mode }
 
 // tableEntry is a [table] whose keys go into an S inside a P. A table that is always there (get) has
 // its defaults filled when the file leaves it out; an optional one (opt) stays nil then.
@@ -168,7 +174,7 @@ func (n *tableEntry[P, S]) decode(t *table, p *P) {
 	decodeTable(sub, s, n.children)
 }
 
-func (n *tableEntry[P, S]) encode(p *P, c *Config) (any, bool) {
+func (n *tableEntry[P, S]) encode(p *P, e *encoding) (any, bool) {
 	var s *S
 	if n.opt != nil {
 		s = *n.opt(p)
@@ -178,7 +184,8 @@ func (n *tableEntry[P, S]) encode(p *P, c *Config) (any, bool) {
 	if s == nil {
 		return nil, false
 	}
-	return encodeTable(s, c, n.children), true
+	m := encodeTable(s, e, n.children)
+	return m, len(m) > 0 || !e.sparse
 }
 
 // arrayEntry is an array of tables ([[name]] sections) whose elements are the S in a slice of P.
@@ -213,14 +220,14 @@ func (n *arrayEntry[P, S]) decode(t *table, p *P) {
 	}
 }
 
-func (n *arrayEntry[P, S]) encode(p *P, c *Config) (any, bool) {
+func (n *arrayEntry[P, S]) encode(p *P, e *encoding) (any, bool) {
 	list := *n.get(p)
 	if len(list) == 0 {
 		return nil, false
 	}
 	out := make([]map[string]any, len(list))
 	for i := range list {
-		out[i] = encodeTable(&list[i], c, n.children)
+		out[i] = encodeTable(&list[i], e, n.children)
 	}
 	return out, true
 }
@@ -237,13 +244,21 @@ func decodeTable[S any](t *table, s *S, children []entry[S]) {
 	}
 }
 
-// encodeTable returns the TOML table of s, part of c: every key the schema has, left out only when
-// unset or of the other interface mode.
-func encodeTable[S any](s *S, c *Config, children []entry[S]) map[string]any {
+// encoding says how a Config is written.
+type encoding struct {
+	mode string // the interface mode of the file: keys of the other mode are left out
+	// sparse leaves out every key whose Go value is the zero value, and every table left empty: for a
+	// Config built in code, whose unset fields stand for the keys' defaults (the reader fills them).
+	sparse bool
+}
+
+// encodeTable returns the TOML table of s, as e writes it: every key the schema has, left out only
+// when unset, of the other interface mode or, sparse, zero.
+func encodeTable[S any](s *S, e *encoding, children []entry[S]) map[string]any {
 	m := make(map[string]any, len(children))
-	for _, e := range children {
-		if v, ok := e.encode(s, c); ok {
-			m[e.spec().name] = v
+	for _, c := range children {
+		if v, ok := c.encode(s, e); ok {
+			m[c.spec().name] = v
 		}
 	}
 	return m

@@ -112,7 +112,7 @@ func TestEveryKeySurvivesMarshalAndParse(t *testing.T) {
 		walkSpecs(rootSpec, "", []any{doc}, func(s *spec, path string, values []any) {
 			set[path] = set[path] || len(values) > 0
 		})
-		walkSpecs(rootSpec, "", []any{encodeTable(c, c, schema)}, func(s *spec, path string, values []any) {
+		walkSpecs(rootSpec, "", []any{c.encodeAll()}, func(s *spec, path string, values []any) {
 			for _, v := range values {
 				changed[path] = changed[path] || s.defValue == nil || !reflect.DeepEqual(v, s.defValue)
 			}

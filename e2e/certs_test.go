@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
@@ -15,6 +13,9 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // The certificate tests follow a node's certificates through their life
@@ -38,58 +39,8 @@ const (
 // postQuantumGroup is the key exchange every tunnel uses by default.
 const postQuantumGroup = "X25519MLKEM768"
 
-// certPeer is the part of one peer's `status --json` the certificate tests
-// read (docs/status.md); the harness's PeerStatus lacks these fields.
-type certPeer struct {
-	Name        string     `json:"name"`
-	State       string     `json:"state"`
-	Serial      string     `json:"cert_serial"`
-	NotAfter    *time.Time `json:"cert_not_after"`
-	ExpiresSoon bool       `json:"cert_expires_soon"`
-	TLS         string     `json:"tls_version"`
-	Cipher      string     `json:"cipher_suite"`
-	Group       string     `json:"key_exchange"`
-	Since       *time.Time `json:"connected_since"`
-	RotatedAt   *time.Time `json:"rotated_at"`
-	LastError   string     `json:"last_error"`
-}
-
-// certStatus is the part of `status --json` the certificate tests read.
-type certStatus struct {
-	LastReload  *time.Time `json:"last_reload"`
-	ReloadError string     `json:"reload_error"`
-	Warnings    []string   `json:"warnings"`
-	Tunnel      struct {
-		Peers []certPeer `json:"peers"`
-	} `json:"tunnel"`
-}
-
-// certStatusOf asks nd's running node for its status; an error means it
-// did not answer or answered something that is not the status object.
-func certStatusOf(nd *Node) (certStatus, error) {
-	var s certStatus
-	out, err := nd.net.Lab.Run(nd.NS, bin, "status", "-c", nd.Config, "--json")
-	if err != nil {
-		return s, err
-	}
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		return s, fmt.Errorf("status --json of %s: %w\n%s", nd.Name, err, out)
-	}
-	return s, nil
-}
-
-// onlyPeer is the status of nd's only peer; ok is false when the node did
-// not answer.
-func onlyPeer(nd *Node) (certPeer, bool) {
-	s, err := certStatusOf(nd)
-	if err != nil || len(s.Tunnel.Peers) != 1 {
-		return certPeer{}, false
-	}
-	return s.Tunnel.Peers[0], true
-}
-
 // warningWith returns the first of s's warnings containing part, or "".
-func (s certStatus) warningWith(part string) string {
+func warningWith(s status.Node, part string) string {
 	for _, w := range s.Warnings {
 		if strings.Contains(w, part) {
 			return w
@@ -128,46 +79,6 @@ func linesWithReason(lines []string, reason string) []string {
 	return found
 }
 
-// pingAcross pings lanB's host from lanA every 10 ms, count times, in the
-// background; the channel gets ping's output when it ends. The goroutine is
-// bounded by the count and by the lab's timeout of 60 s for any command.
-func pingAcross(n *Net, count int) <-chan string {
-	done := make(chan string, 1)
-	go func() {
-		out, err := n.Lab.RunContext(context.Background(), n.Lab.LanA, "ping", "-n", "-q", "-i", "0.01", "-W", "1",
-			"-c", itoa(count), lab.HostB4)
-		if err != nil && !pingLoss.MatchString(out) {
-			out += "\n" + err.Error()
-		}
-		done <- out
-	}()
-	return done
-}
-
-// checkNoLoss asserts that ping's output reports 0% packet loss.
-func checkNoLoss(t *testing.T, what, out string) {
-	t.Helper()
-	m := pingLoss.FindStringSubmatch(out)
-	if m == nil || m[3] != "0" {
-		t.Errorf("%s: want 0%% packet loss\n%s", what, out)
-		return
-	}
-	t.Logf("%s: %s", what, strings.TrimSpace(m[0]))
-}
-
-// stillRunning fails the test when the background ping has already ended:
-// then what it was meant to cross did not happen under traffic.
-func stillRunning(t *testing.T, ping <-chan string, what string) string {
-	t.Helper()
-	select {
-	case out := <-ping:
-		t.Errorf("the ping ended before %s; the test did not run it under traffic", what)
-		return out
-	default:
-		return <-ping
-	}
-}
-
 // renewedSerial matches the serial `tlsvpn pki renew` prints.
 var renewedSerial = regexp.MustCompile(`serial ([0-9a-fA-F]+)`)
 
@@ -176,6 +87,7 @@ const renewalPings = 600
 
 func TestRenewingACertificateRotatesTheTunnelWithoutLoss(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	for _, renewer := range []string{"office-a", "office-b"} {
 		role := map[string]string{"office-a": "listener", "office-b": "dialer"}[renewer]
 		t.Run("the "+role+" "+renewer+" renews", func(t *testing.T) {
@@ -195,7 +107,7 @@ func checkRenewalRotates(t *testing.T, renewer string) {
 	if renewer == n.B.Name {
 		own, other = n.B, n.A
 	}
-	before, _ := onlyPeer(other)
+	before, _ := other.Peer(t)
 	ping := pingAcross(n, renewalPings)
 	waitTraffic(t, n.A, 20)
 
@@ -209,10 +121,10 @@ func checkRenewalRotates(t *testing.T, renewer string) {
 	if sameSerial(serial, before.Serial) {
 		t.Fatalf("pki renew kept the serial %s", serial)
 	}
-	var seen, ownSide certPeer
+	var seen, ownSide tunnel.PeerStatus
 	if !lab.WaitFor(certWait, 20*time.Millisecond, func() bool {
-		seen, _ = onlyPeer(other)
-		ownSide, _ = onlyPeer(own)
+		seen, _ = other.Peer(t)
+		ownSide, _ = own.Peer(t)
 		return seen.State == "connected" && sameSerial(seen.Serial, serial) &&
 			seen.RotatedAt != nil && ownSide.RotatedAt != nil
 	}) {
@@ -262,18 +174,19 @@ func withTLSKey(t *testing.T, body, key, value string) string {
 
 func TestConnectionsRotateAtTheirMaximumAgeWithoutLoss(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	o := Options{Keepalive: "1s"}
 	n := NewNet(t, o)
 	n.WriteConfig(t, "office-a", withTLSKey(t, configA(o), "rotate_after", rotateAfter))
 	n.WriteConfig(t, "office-b", withTLSKey(t, configB(o), "rotate_after", rotateAfter))
 	n.StartBoth(t)
-	first, _ := onlyPeer(n.B)
+	first, _ := n.B.Peer(t)
 	ping := pingAcross(n, rotationPing)
 
-	var pa, pb certPeer
+	var pa, pb tunnel.PeerStatus
 	if !lab.WaitFor(certWait, 50*time.Millisecond, func() bool {
-		pa, _ = onlyPeer(n.A)
-		pb, _ = onlyPeer(n.B)
+		pa, _ = n.A.Peer(t)
+		pb, _ = n.B.Peer(t)
 		return pa.RotatedAt != nil && pb.RotatedAt != nil
 	}) {
 		t.Fatalf("no rotation within %v with rotate_after %s: office-a rotated_at %v, office-b rotated_at %v",
@@ -303,18 +216,19 @@ func TestConnectionsRotateAtTheirMaximumAgeWithoutLoss(t *testing.T) {
 func checkPostQuantum(t *testing.T, n *Net, when string) {
 	t.Helper()
 	for _, nd := range []*Node{n.A, n.B} {
-		p, ok := onlyPeer(nd)
-		if !ok || p.State != "connected" || p.Group != postQuantumGroup || p.TLS != "TLS 1.3" {
+		p, ok := nd.Peer(t)
+		if !ok || p.State != "connected" || p.Group != postQuantumGroup || p.TLSVersion != "TLS 1.3" {
 			t.Errorf("%s's peer %s: state %q, key_exchange %q, tls_version %q; want connected, %s, TLS 1.3",
-				nd.Name, when, p.State, p.Group, p.TLS, postQuantumGroup)
+				nd.Name, when, p.State, p.Group, p.TLSVersion, postQuantumGroup)
 			continue
 		}
-		t.Logf("%s's peer %s: %s, %s, %s", nd.Name, when, p.TLS, p.Cipher, p.Group)
+		t.Logf("%s's peer %s: %s, %s, %s", nd.Name, when, p.TLSVersion, p.Cipher, p.Group)
 	}
 }
 
 func TestTunnelsUsePostQuantumKeyExchangeByDefault(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	checkPostQuantum(t, n, "with the default configuration")
@@ -341,8 +255,9 @@ func useOwnCert(t *testing.T, n *Net, nd *Node, body, cert, key string) {
 }
 
 func TestAPeerCertificateExpiringWhileConnectedClosesTheTunnel(t *testing.T) {
-	needOpenSSL(t)
+	testutil.NeedCommand(t, "openssl", "openssl")
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	caCert, caKey := n.pkiFiles()
 	spec := validSpec("office-b-short", "office-b", caCert, caKey)
@@ -351,7 +266,7 @@ func TestAPeerCertificateExpiringWhileConnectedClosesTheTunnel(t *testing.T) {
 	useOwnCert(t, n, n.B, configB(Options{}), cert, key)
 	n.StartBoth(t)
 
-	p, _ := onlyPeer(n.A)
+	p, _ := n.A.Peer(t)
 	if p.NotAfter == nil {
 		t.Fatalf("office-a's peer shows no cert_not_after: %+v", p)
 	}
@@ -361,10 +276,10 @@ func TestAPeerCertificateExpiringWhileConnectedClosesTheTunnel(t *testing.T) {
 	checkExpiryWarned(t, n)
 
 	if !lab.WaitFor(time.Until(notAfter)+expiryClose, 50*time.Millisecond, func() bool {
-		p, ok := onlyPeer(n.A)
+		p, ok := n.A.Peer(t)
 		return ok && p.State != "connected" && len(logLinesWith(n.A.LogText(), msgExpiredClose)) > 0
 	}) {
-		p, _ := onlyPeer(n.A)
+		p, _ := n.A.Peer(t)
 		t.Fatalf("%v after office-b's certificate expired: office-a's peer %q, log:\n%s",
 			expiryClose, p.State, tail(n.A.LogText(), 20))
 	}
@@ -377,11 +292,11 @@ func TestAPeerCertificateExpiringWhileConnectedClosesTheTunnel(t *testing.T) {
 // office-a's status warns about it and flags the peer.
 func checkExpiryWarned(t *testing.T, n *Net) {
 	t.Helper()
-	s, err := certStatusOf(n.A)
+	s, err := n.A.StatusVia(n.A.Config)
 	if err != nil || len(s.Tunnel.Peers) != 1 {
 		t.Fatalf("status of office-a: %v %+v", err, s)
 	}
-	w := s.warningWith("certificate of peer office-b")
+	w := warningWith(s, "certificate of peer office-b")
 	if w == "" {
 		t.Errorf("office-a's status warnings %q: none about the certificate of peer office-b", s.Warnings)
 	} else {
@@ -414,8 +329,9 @@ func waitReason(t *testing.T, nd *Node, reason string) refusal {
 }
 
 func TestARevokedCertificateIsRefusedFromOutside(t *testing.T) {
-	needOpenSSL(t)
+	testutil.NeedCommand(t, "openssl", "openssl")
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.A.Start(t)
 	waitStatusAnswers(t, n.A)
@@ -436,16 +352,16 @@ func TestARevokedCertificateIsRefusedFromOutside(t *testing.T) {
 // since: the node re-read its changed certificate files or CRL.
 func waitCredentialsReloaded(t *testing.T, nd *Node, since time.Time) {
 	t.Helper()
-	var s certStatus
+	var s status.Node
 	if !lab.WaitFor(certWait, 50*time.Millisecond, func() bool {
 		var err error
-		s, err = certStatusOf(nd)
+		s, err = nd.StatusVia(nd.Config)
 		return err == nil && s.LastReload != nil && s.LastReload.After(since)
 	}) {
 		t.Fatalf("%s's status shows no reload within %v of the change (last_reload %v)", nd.Name, certWait, s.LastReload)
 	}
-	if s.ReloadError != "" {
-		t.Fatalf("%s did not load the changed files: %s", nd.Name, s.ReloadError)
+	if s.ReloadErr != "" {
+		t.Fatalf("%s did not load the changed files: %s", nd.Name, s.ReloadErr)
 	}
 	t.Logf("%s reloaded %v after the change", nd.Name, s.LastReload.Sub(since).Round(time.Millisecond))
 }
@@ -479,7 +395,7 @@ func shortLivedCRL(t *testing.T, n *Net, nextUpdate time.Time) string {
 	}
 	caCert, caKey := n.pkiFiles()
 	crl := filepath.Join(n.Dir, "short-crl.pem")
-	runOpenSSL(t, work, "ca", "-gencrl", "-batch", "-config", filepath.Join(work, "ca.cnf"),
+	testutil.MustOpenSSL(t, work, "ca", "-gencrl", "-batch", "-config", filepath.Join(work, "ca.cnf"),
 		"-cert", caCert, "-keyfile", caKey, "-crl_lastupdate", opensslDate(time.Now().Add(-time.Minute)),
 		"-crl_nextupdate", opensslDate(nextUpdate), "-out", crl)
 	return crl
@@ -489,8 +405,9 @@ func shortLivedCRL(t *testing.T, n *Net, nextUpdate time.Time) string {
 const crlLife = 20 * time.Second
 
 func TestAStaleCRLKeepsTheLiveTunnelButRefusesNewHandshakes(t *testing.T) {
-	needOpenSSL(t)
+	testutil.NeedCommand(t, "openssl", "openssl")
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	nextUpdate := time.Now().Add(crlLife).Truncate(time.Second)
 	crl := shortLivedCRL(t, n, nextUpdate)
@@ -498,22 +415,22 @@ func TestAStaleCRLKeepsTheLiveTunnelButRefusesNewHandshakes(t *testing.T) {
 	// so the refusal is office-a's and not office-b's of office-a.
 	n.WriteConfig(t, "office-a", strings.Replace(configA(Options{}), "pki/crl.pem", crl, 1))
 	n.StartBoth(t)
-	before, _ := onlyPeer(n.A)
+	before, _ := n.A.Peer(t)
 
-	var s certStatus
+	var s status.Node
 	if !lab.WaitFor(time.Until(nextUpdate)+certWait, 100*time.Millisecond, func() bool {
 		var err error
-		s, err = certStatusOf(n.A)
-		return err == nil && s.warningWith("CRL is stale") != ""
+		s, err = n.A.StatusVia(n.A.Config)
+		return err == nil && warningWith(s, "CRL is stale") != ""
 	}) {
 		t.Fatalf("office-a's status does not warn of the stale CRL %v after its next update: %q", certWait, s.Warnings)
 	}
 	t.Logf("%v after the CRL's next update office-a warns: %s", time.Since(nextUpdate).Round(time.Millisecond),
-		s.warningWith("CRL is stale"))
+		warningWith(s, "CRL is stale"))
 	if got := n.Ping(t, n.Lab.LanA, lab.HostB4, 3); got != 3 {
 		t.Errorf("ping from lanA to lanB with the CRL stale: %d of 3 replies; the live tunnel must stay up", got)
 	}
-	if after, _ := onlyPeer(n.A); after.State != "connected" || !sameTime(before.Since, after.Since) {
+	if after, _ := n.A.Peer(t); after.State != "connected" || !sameTime(before.Since, after.Since) {
 		t.Errorf("office-a's peer with the CRL stale: state %q, connected since %v (before %v); want the same connection",
 			after.State, after.Since, before.Since)
 	}
@@ -521,7 +438,7 @@ func TestAStaleCRLKeepsTheLiveTunnelButRefusesNewHandshakes(t *testing.T) {
 	n.B.Stop(t, syscall.SIGTERM)
 	n.B.Start(t)
 	waitReason(t, n.A, "CRL stale")
-	if p, ok := onlyPeer(n.B); !ok || p.State == "connected" {
+	if p, ok := n.B.Peer(t); !ok || p.State == "connected" {
 		t.Errorf("office-b restarted while office-a's CRL is stale: state %q; want it refused", p.State)
 	}
 }
@@ -535,6 +452,7 @@ const rollbackRefused = "is older than the CRL"
 
 func TestACRLRollbackIsRefusedAndTheRevocationStays(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	crlPath := filepath.Join(n.Dir, "pki", "crl.pem")
 	before, err := os.ReadFile(crlPath)
@@ -555,15 +473,15 @@ func TestACRLRollbackIsRefusedAndTheRevocationStays(t *testing.T) {
 	if err := os.Rename(tmp, crlPath); err != nil {
 		t.Fatal(err)
 	}
-	var s certStatus
+	var s status.Node
 	if !lab.WaitFor(certWait, 50*time.Millisecond, func() bool {
-		s, err = certStatusOf(n.A)
-		return err == nil && s.LastReload != nil && s.LastReload.After(copied) && strings.Contains(s.ReloadError, rollbackRefused)
+		s, err = n.A.StatusVia(n.A.Config)
+		return err == nil && s.LastReload != nil && s.LastReload.After(copied) && strings.Contains(s.ReloadErr, rollbackRefused)
 	}) {
 		t.Fatalf("office-a's status within %v of the stale CRL: last_reload %v, reload_error %q; want the rollback refused",
-			certWait, s.LastReload, s.ReloadError)
+			certWait, s.LastReload, s.ReloadErr)
 	}
-	t.Logf("office-a's reload_error: %s", s.ReloadError)
+	t.Logf("office-a's reload_error: %s", s.ReloadErr)
 	if lines := logLinesWith(n.A.LogText(), "certificate files changed but do not load; keeping the ones in force"); len(lines) == 0 ||
 		!strings.Contains(lines[len(lines)-1], rollbackRefused) {
 		t.Errorf("office-a logged no refused rollback:\n%s", tail(n.A.LogText(), 10))
@@ -578,7 +496,7 @@ func TestACRLRollbackIsRefusedAndTheRevocationStays(t *testing.T) {
 	}) {
 		t.Fatalf("office-a did not refuse office-b as revoked again after the rollback:\n%s", tail(n.A.LogText(), 20))
 	}
-	if p, ok := onlyPeer(n.A); !ok || p.State == "connected" {
+	if p, ok := n.A.Peer(t); !ok || p.State == "connected" {
 		t.Errorf("office-a's peer office-b after the rollback: %+v", p)
 	}
 }

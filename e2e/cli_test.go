@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // The CLI tests run the real binary on the configurations NewNet writes,
@@ -66,6 +68,7 @@ func newConfigNet(t *testing.T) *Net {
 }
 
 func TestCheckAcceptsTheTestConfigs(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := newConfigNet(t)
 	for _, nd := range []*Node{n.A, n.B} {
 		r := runCLI(t, "check", "-c", nd.Config)
@@ -112,7 +115,7 @@ func appendPeer(name, allowed string) configEdit {
 // node at a certificate made with openssl by spec.
 func useCert(node string, spec func(*testing.T, *Net) certSpec) configEdit {
 	return func(t *testing.T, n *Net, body string) string {
-		needOpenSSL(t)
+		testutil.NeedCommand(t, "openssl", "openssl")
 		s := spec(t, n)
 		cert, key := issueWithOpenSSL(t, n.Dir, s)
 		body = replaceText(fmt.Sprintf("pki/%s.pem", node), cert)(t, n, body)
@@ -197,6 +200,7 @@ func badConfigs() []badConfig {
 }
 
 func TestCheckRejects(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := newConfigNet(t)
 	valid := map[string]string{"office-a": configA(Options{}), "office-b": configB(Options{})}
 	for i, c := range badConfigs() {
@@ -255,6 +259,7 @@ func problemLine(out, prefix, msg string) string {
 }
 
 func TestCheckReportsEveryProblemAtOnce(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := newConfigNet(t)
 	body := configA(Options{})
 	all := make(map[string]badConfig)
@@ -288,6 +293,7 @@ func TestCheckReportsEveryProblemAtOnce(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	testutil.CheckLeaks(t)
 	for _, c := range []struct {
 		name string
 		args []string
@@ -337,6 +343,7 @@ func subcommands(help string) []string {
 }
 
 func TestHelpOfEveryCommandShowsAnExample(t *testing.T) {
+	testutil.CheckLeaks(t)
 	queue := [][]string{{}}
 	seen := 0
 	for len(queue) > 0 && seen < 100 {
@@ -355,6 +362,6 @@ func TestHelpOfEveryCommandShowsAnExample(t *testing.T) {
 		})
 	}
 	if seen < 10 {
-		t.Errorf("found only %d commands; want every command of DESIGN.md (up, check, status, pki …, version)", seen)
+		t.Errorf("found only %d commands; want every command of docs/cli.md (up, check, status, pki …, version)", seen)
 	}
 }

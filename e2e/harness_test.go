@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/config"
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // bin is the tlsvpn binary under test, built once by TestMain.
@@ -34,10 +39,14 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testutil.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// offloadModes are the values of [interface] offload; the traffic tests
+// run each.
+var offloadModes = []string{config.OffloadAuto, config.OffloadSplit, config.OffloadOff}
 
 // Options shape the two nodes of a Net.
 type Options struct {
@@ -46,7 +55,7 @@ type Options struct {
 	BothDial  bool   // office-a also dials office-b (office-b listens too)
 }
 
-// Net is the DESIGN.md test topology with a PKI and a config per gateway;
+// Net is the test topology (docs/design.md) with a PKI and a config per gateway;
 // nodes start with Node.Start.
 type Net struct {
 	Lab  *lab.Topology
@@ -218,54 +227,42 @@ func (nd *Node) LogText() string {
 	return string(b)
 }
 
-// PeerStatus is the part of `status --json` the tests read.
-type PeerStatus struct {
-	Name      string            `json:"name"`
-	State     string            `json:"state"`
-	Remote    string            `json:"remote"`
-	TLS       string            `json:"tls_version"`
-	Cipher    string            `json:"cipher_suite"`
-	Group     string            `json:"key_exchange"`
-	Serial    string            `json:"cert_serial"`
-	Since     *time.Time        `json:"connected_since"`
-	TxPackets uint64            `json:"tx_packets"`
-	RxPackets uint64            `json:"rx_packets"`
-	Drops     map[string]uint64 `json:"drops"`
-	LastError string            `json:"last_error"`
-}
-
-// Status is `tlsvpn status --json` as the tests read it.
-type Status struct {
-	Version     int      `json:"version"`
-	Node        string   `json:"node"`
-	Interface   string   `json:"interface"`
-	PID         int      `json:"pid"`
-	ReloadError string   `json:"reload_error"`
-	Routes      []string `json:"routes"`
-	Tunnel      struct {
-		Peers []PeerStatus `json:"peers"`
-	} `json:"tunnel"`
-}
-
-// Status asks the running node; ok is false when none answers.
-func (nd *Node) Status(t *testing.T) (Status, bool) {
-	t.Helper()
-	var s Status
-	out, err := nd.net.Lab.Run(nd.NS, bin, "status", "-c", nd.Config, "--json")
+// StatusVia asks nd's running node with `tlsvpn status -c config --json`;
+// config may be any file naming the node's control socket. The error says
+// that no node answered, or wraps the JSON error of an answer that is not
+// the status object.
+func (nd *Node) StatusVia(config string) (status.Node, error) {
+	var s status.Node
+	out, err := nd.net.Lab.Run(nd.NS, bin, "status", "-c", config, "--json")
 	if err != nil {
-		return s, false
+		return s, err
 	}
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		t.Fatalf("status --json of %s: %v\n%s", nd.Name, err, out)
+		return s, fmt.Errorf("status --json of %s: %w\n%s", nd.Name, err, out)
 	}
-	return s, true
+	return s, nil
 }
 
-// Peer is the status of the node's only peer; ok false when not answering.
-func (nd *Node) Peer(t *testing.T) (PeerStatus, bool) {
+// Status asks the running node; ok is false when none answers. An answer
+// that is not the status object ends the test.
+func (nd *Node) Status(t *testing.T) (s status.Node, ok bool) {
+	t.Helper()
+	s, err := nd.StatusVia(nd.Config)
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syntax) || errors.As(err, &typ) {
+		t.Fatal(err)
+	}
+	return s, err == nil
+}
+
+// Peer is the status of the node's only peer; ok is false when the node
+// does not answer or lists another number of peers.
+func (nd *Node) Peer(t *testing.T) (tunnel.PeerStatus, bool) {
+	t.Helper()
 	s, ok := nd.Status(t)
 	if !ok || len(s.Tunnel.Peers) != 1 {
-		return PeerStatus{}, false
+		return tunnel.PeerStatus{}, false
 	}
 	return s.Tunnel.Peers[0], true
 }

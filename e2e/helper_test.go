@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,12 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // The test binary doubles as a small traffic tool that runs inside the
@@ -69,16 +70,27 @@ func helperMain(mode string) int {
 	return 0
 }
 
+// listenReady listens on addr until helperLifetime from now, which it
+// returns, and says it is ready.
+func listenReady(addr string) (*net.TCPListener, time.Time, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	deadline := time.Now().Add(helperLifetime)
+	tl := ln.(*net.TCPListener)
+	tl.SetDeadline(deadline)
+	fmt.Println(helperReady)
+	return tl, deadline, nil
+}
+
 // sink accepts one connection and reports what came over it.
 func sink(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, deadline, err := listenReady(addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Println(helperReady)
-	deadline := time.Now().Add(helperLifetime)
-	ln.(*net.TCPListener).SetDeadline(deadline)
 	c, err := ln.Accept()
 	if err != nil {
 		return fmt.Errorf("accept on %s: %w", addr, err)
@@ -127,13 +139,11 @@ func source(addr, count string) error {
 
 // holdListener binds addr and keeps it until killed or helperLifetime ends.
 func holdListener(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, _, err := listenReady(addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Println(helperReady)
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(helperLifetime))
 	for {
 		c, err := ln.Accept()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -221,46 +231,70 @@ func exitCode(err error) int {
 	return -1
 }
 
-// tunnelCounters is the part of `status --json` beyond Status that these
-// tests read.
-type tunnelCounters struct {
-	Tunnel struct {
-		NoRouteDrops uint64   `json:"no_route_drops"`
-		Offload      []string `json:"tun_offload"`
-		Peers        []struct {
-			TxBytes uint64 `json:"tx_bytes"`
-			RxBytes uint64 `json:"rx_bytes"`
-		} `json:"peers"`
-	} `json:"tunnel"`
-}
-
-// counters asks the running node for its tunnel counters.
-func counters(t *testing.T, nd *Node) tunnelCounters {
+// counters asks the running node for its tunnel's counters; the node must
+// answer and list one peer.
+func counters(t *testing.T, nd *Node) tunnel.Status {
 	t.Helper()
-	out, err := nd.net.Lab.Run(nd.NS, bin, "status", "-c", nd.Config, "--json")
-	if err != nil {
-		t.Fatalf("status of %s: %v", nd.Name, err)
+	s, ok := nd.Status(t)
+	if !ok || len(s.Tunnel.Peers) != 1 {
+		t.Fatalf("status of %s: answered %v, peers %+v; want one peer", nd.Name, ok, s.Tunnel.Peers)
 	}
-	var c tunnelCounters
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
-		t.Fatalf("status --json of %s: %v\n%s", nd.Name, err, out)
-	}
-	if len(c.Tunnel.Peers) != 1 {
-		t.Fatalf("status of %s lists %d peers; want 1\n%s", nd.Name, len(c.Tunnel.Peers), out)
-	}
-	return c
+	return s.Tunnel
 }
 
 // noRouteDrops is the node's tunnel.no_route_drops counter.
 func noRouteDrops(t *testing.T, nd *Node) uint64 {
 	t.Helper()
-	return counters(t, nd).Tunnel.NoRouteDrops
+	return counters(t, nd).NoRouteDrops
 }
 
 // txBytes is the bytes the node has sent to its only peer.
 func txBytes(t *testing.T, nd *Node) uint64 {
 	t.Helper()
-	return counters(t, nd).Tunnel.Peers[0].TxBytes
+	return counters(t, nd).Peers[0].TxBytes
+}
+
+// pingLoss matches the summary of ping.
+var pingLoss = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss`)
+
+// pingAcross pings lanB's host from lanA every 10 ms, count times, in the
+// background; the channel gets ping's output when it ends. The goroutine is
+// bounded by the count and by the lab's timeout of 60 s for any command.
+func pingAcross(n *Net, count int) <-chan string {
+	done := make(chan string, 1)
+	go func() {
+		out, err := n.Lab.Run(n.Lab.LanA, "ping", "-n", "-q", "-i", "0.01", "-W", "1",
+			"-c", itoa(count), lab.HostB4)
+		if err != nil && !pingLoss.MatchString(out) {
+			out += "\n" + err.Error()
+		}
+		done <- out
+	}()
+	return done
+}
+
+// checkNoLoss asserts that ping's output reports 0% packet loss.
+func checkNoLoss(t *testing.T, what, out string) {
+	t.Helper()
+	m := pingLoss.FindStringSubmatch(out)
+	if m == nil || m[3] != "0" {
+		t.Errorf("%s: want 0%% packet loss\n%s", what, out)
+		return
+	}
+	t.Logf("%s: %s", what, strings.TrimSpace(m[0]))
+}
+
+// stillRunning fails the test when the background ping has already ended:
+// then what it was meant to cross did not happen under traffic.
+func stillRunning(t *testing.T, ping <-chan string, what string) string {
+	t.Helper()
+	select {
+	case out := <-ping:
+		t.Errorf("the ping ended before %s; the test did not run it under traffic", what)
+		return out
+	default:
+		return <-ping
+	}
 }
 
 // readFile returns the text of path, or "" when it cannot be read.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // remoteLANs are the prefixes each node routes into the tunnel: the other
@@ -22,6 +23,7 @@ func TestCleanStopLeavesNothingBehind(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
+			testutil.CheckLeaks(t)
 			n := NewNet(t, Options{})
 			n.StartBoth(t)
 			n.WaitPing(t, n.Lab.LanA, lab.HostB4, 10*time.Second)
@@ -104,6 +106,7 @@ func upFails(t *testing.T, n *Net, nd *Node) (int, string) {
 
 func TestStartWithTheListenAddressTakenFailsAndLeavesNothing(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	startHelper(t, n, n.A.NS, "listen", lab.UnderlayA+":"+listenPort)
 	code, out := upFails(t, n, n.A)
@@ -116,6 +119,7 @@ func TestStartWithTheListenAddressTakenFailsAndLeavesNothing(t *testing.T) {
 
 func TestStartRefusesAnInterfaceItDidNotCreate(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	if _, err := n.Lab.Run(n.A.NS, "ip", "tuntap", "add", "dev", tunDev, "mode", "tun"); err != nil {
 		t.Fatal(err)
@@ -143,6 +147,7 @@ var cipherSuite = regexp.MustCompile(`TLS_(AES_128_GCM_SHA256|AES_256_GCM_SHA384
 
 func TestStatusShowsTheConnectedPeer(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	assertNoNode(t, n, n.B) // not started yet
 	n.StartBoth(t)
@@ -168,7 +173,7 @@ func TestStatusShowsTheConnectedPeer(t *testing.T) {
 	}
 	type shown struct{ Name, State, TLS, Cipher, Group string }
 	p := s.Tunnel.Peers[0]
-	got := shown{p.Name, p.State, p.TLS, p.Cipher, p.Group}
+	got := shown{p.Name, p.State, p.TLSVersion, p.Cipher, p.Group}
 	if want := (shown{"office-b", "connected", "TLS 1.3", cipher, "X25519MLKEM768"}); got != want {
 		t.Errorf("status --json peer: %+v; want %+v (as in the human status)", got, want)
 	}

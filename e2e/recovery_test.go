@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // recoveryOptions make dead peers noticed in about 3 s (3 missed keepalives).
@@ -29,9 +31,10 @@ func waitLANPing(t *testing.T, n *Net) time.Duration {
 
 func TestNodeStartedBeforeItsPeerConnectsWhenThePeerComes(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, recoveryOptions)
 	n.B.Start(t) // the dialer, with nobody listening yet
-	var last PeerStatus
+	var last tunnel.PeerStatus
 	start := time.Now()
 	// For 3 s (and until it has said why) office-b must not be connected.
 	lab.WaitFor(10*time.Second, 100*time.Millisecond, func() bool {
@@ -58,6 +61,7 @@ func TestNodeStartedBeforeItsPeerConnectsWhenThePeerComes(t *testing.T) {
 
 func TestTrafficResumesAfterARestart(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, recoveryOptions)
 	n.StartBoth(t)
 	waitLANPing(t, n)
@@ -72,6 +76,7 @@ func TestTrafficResumesAfterARestart(t *testing.T) {
 
 func TestTrafficResumesAfterAFrozenNode(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, recoveryOptions)
 	n.StartBoth(t)
 	waitLANPing(t, n)
@@ -104,7 +109,7 @@ func waitPeerGone(t *testing.T, nd *Node, minimum time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var noticed time.Duration
-	var last PeerStatus
+	var last tunnel.PeerStatus
 	lab.WaitFor(noticeWithin, 100*time.Millisecond, func() bool {
 		if noticed == 0 {
 			if p, ok := nd.Peer(t); ok {
@@ -124,6 +129,7 @@ func waitPeerGone(t *testing.T, nd *Node, minimum time.Duration) time.Duration {
 
 func TestTrafficResumesAfterTheUnderlayWasDown(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, recoveryOptions)
 	n.StartBoth(t)
 	waitLANPing(t, n)
@@ -146,6 +152,7 @@ func setUnderlay(t *testing.T, n *Net, up bool) {
 
 func TestNodesDialingEachOtherKeepOneConnection(t *testing.T) {
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{BothDial: true, Keepalive: "1s"})
 	n.StartBoth(t)
 	var conns []string

@@ -1,17 +1,18 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // reloadWait bounds every wait for the effect of a SIGHUP.
@@ -38,53 +39,18 @@ func reloadAndWait(t *testing.T, nd *Node, msg string) {
 	}
 }
 
-// statusVia asks nd's running node with `status -c config --json`, config
-// being any file naming the same control socket.
-func statusVia(nd *Node, config string) (Status, error) {
-	var s Status
-	out, err := nd.net.Lab.Run(nd.NS, bin, "status", "-c", config, "--json")
-	if err != nil {
-		return s, err
-	}
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		return s, fmt.Errorf("status --json: %w\n%s", err, out)
-	}
-	return s, nil
-}
-
 // peerNamed returns the status of the peer called name.
-func peerNamed(s Status, name string) (PeerStatus, bool) {
+func peerNamed(s status.Node, name string) (tunnel.PeerStatus, bool) {
 	for _, p := range s.Tunnel.Peers {
 		if p.Name == name {
 			return p, true
 		}
 	}
-	return PeerStatus{}, false
+	return tunnel.PeerStatus{}, false
 }
 
 // floodPings is the count of the 10 ms ping run across a reload: 5 s.
 const floodPings = 500
-
-// pingLoss matches the summary of ping.
-var pingLoss = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss`)
-
-// startFloodPing pings from lanA to lanB's host every 10 ms, floodPings
-// times, in the background; the channel gets ping's output when it ends.
-// The goroutine is bounded by the ping's count and the context's timeout.
-func startFloodPing(n *Net) <-chan string {
-	done := make(chan string, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		out, err := n.Lab.RunContext(ctx, n.Lab.LanA, "ping", "-n", "-q", "-i", "0.01", "-W", "1",
-			"-c", itoa(floodPings), lab.HostB4)
-		if err != nil && !pingLoss.MatchString(out) {
-			out += "\n" + err.Error()
-		}
-		done <- out
-	}()
-	return done
-}
 
 // waitTraffic waits until nd has received at least count more packets
 // from its peer than it had at the start.
@@ -101,7 +67,7 @@ func waitTraffic(t *testing.T, nd *Node, count uint64) {
 }
 
 // samePeer reports what differs between two statuses of one connected peer.
-func samePeer(before, after PeerStatus) string {
+func samePeer(before, after tunnel.PeerStatus) string {
 	switch {
 	case after.State != "connected":
 		return "state " + after.State
@@ -116,26 +82,16 @@ func samePeer(before, after PeerStatus) string {
 }
 
 func TestReloadWithAnUnchangedConfigLosesNoPacket(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	sa, _ := n.A.Status(t)
 	pb, _ := n.B.Peer(t)
 
-	ping := startFloodPing(n)
+	ping := pingAcross(n, floodPings)
 	waitTraffic(t, n.A, 20)
 	reloadAndWait(t, n.A, logReloaded)
-	var out string
-	select {
-	case out = <-ping:
-		t.Errorf("the ping ended before the reload did; the test did not reload under traffic")
-	default:
-		out = <-ping
-	}
-	m := pingLoss.FindStringSubmatch(out)
-	if m == nil || m[3] != "0" {
-		t.Errorf("ping every 10 ms across the reload: want 0%% packet loss\n%s", out)
-	}
-	t.Logf("ping across the reload: %s", strings.TrimSpace(out))
+	checkNoLoss(t, "ping every 10 ms across the reload", stillRunning(t, ping, "the reload"))
 
 	sa2, _ := n.A.Status(t)
 	if d := samePeer(sa.Tunnel.Peers[0], sa2.Tunnel.Peers[0]); d != "" {
@@ -144,12 +100,13 @@ func TestReloadWithAnUnchangedConfigLosesNoPacket(t *testing.T) {
 	if pb2, _ := n.B.Peer(t); samePeer(pb, pb2) != "" {
 		t.Errorf("office-b's peer changed across the reload: %s", samePeer(pb, pb2))
 	}
-	if fmt.Sprint(sa.Routes) != fmt.Sprint(sa2.Routes) || sa2.ReloadError != "" {
-		t.Errorf("after the reload: routes %v (before %v), reload_error %q", sa2.Routes, sa.Routes, sa2.ReloadError)
+	if fmt.Sprint(sa.Routes) != fmt.Sprint(sa2.Routes) || sa2.ReloadErr != "" {
+		t.Errorf("after the reload: routes %v (before %v), reload_error %q", sa2.Routes, sa.Routes, sa2.ReloadErr)
 	}
 }
 
 func TestReloadWithABrokenConfigKeepsTheOneInForce(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	good := configA(Options{})
@@ -159,11 +116,11 @@ func TestReloadWithABrokenConfigKeepsTheOneInForce(t *testing.T) {
 	n.WriteConfig(t, "office-a", strings.Replace(good, `name = "office-a"`, `name = "office-a`, 1))
 	reloadAndWait(t, n.A, logReloadFailed)
 
-	s, err := statusVia(n.A, goodCopy)
-	if err != nil || s.ReloadError == "" {
-		t.Errorf("status --json after the failed reload: reload_error %q, err %v; want the error", s.ReloadError, err)
+	s, err := n.A.StatusVia(goodCopy)
+	if err != nil || s.ReloadErr == "" {
+		t.Errorf("status --json after the failed reload: reload_error %q, err %v; want the error", s.ReloadErr, err)
 	}
-	t.Logf("reload_error: %s", s.ReloadError)
+	t.Logf("reload_error: %s", s.ReloadErr)
 	if got := n.Ping(t, n.Lab.LanA, lab.HostB4, 5); got != 5 {
 		t.Errorf("ping from lanA to lanB after the failed reload: %d of 5 replies", got)
 	}
@@ -173,12 +130,13 @@ func TestReloadWithABrokenConfigKeepsTheOneInForce(t *testing.T) {
 
 	n.WriteConfig(t, "office-a", good)
 	reloadAndWait(t, n.A, logReloaded)
-	if s, err := statusVia(n.A, goodCopy); err != nil || s.ReloadError != "" {
-		t.Errorf("after a good reload: reload_error %q, err %v; want it cleared", s.ReloadError, err)
+	if s, err := n.A.StatusVia(goodCopy); err != nil || s.ReloadErr != "" {
+		t.Errorf("after a good reload: reload_error %q, err %v; want it cleared", s.ReloadErr, err)
 	}
 }
 
 func TestStatusOfTheBrokenConfigShowsTheReloadError(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.A.Start(t)
 	waitStatusAnswers(t, n.A)
@@ -186,12 +144,12 @@ func TestStatusOfTheBrokenConfigShowsTheReloadError(t *testing.T) {
 	reloadAndWait(t, n.A, logReloadFailed)
 	// What a user types after `systemctl reload` did not take.
 	out, err := n.Lab.Run(n.A.NS, bin, "status", "-c", n.A.Config, "--json")
-	var s Status
+	var s status.Node
 	if err == nil {
 		err = json.Unmarshal([]byte(out), &s)
 	}
-	if err != nil || s.ReloadError == "" {
-		t.Errorf("status -c FILE --json with FILE broken: reload_error %q, err %v\n%s", s.ReloadError, err, out)
+	if err != nil || s.ReloadErr == "" {
+		t.Errorf("status -c FILE --json with FILE broken: reload_error %q, err %v\n%s", s.ReloadErr, err, out)
 	}
 }
 
@@ -200,6 +158,7 @@ func TestStatusOfTheBrokenConfigShowsTheReloadError(t *testing.T) {
 const placeholderPeer = "[[peer]]\nname        = \"office-c\"\nallowed_ips = [\"100.64.0.3/32\"]\n"
 
 func TestReloadRemovingAPeerClosesItsTunnelAndAddingItBackReconnects(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	good := configA(Options{})
@@ -234,7 +193,7 @@ func TestReloadRemovingAPeerClosesItsTunnelAndAddingItBackReconnects(t *testing.
 }
 
 // peerNames lists the names of the peers in s.
-func peerNames(s Status) []string {
+func peerNames(s status.Node) []string {
 	var names []string
 	for _, p := range s.Tunnel.Peers {
 		names = append(names, p.Name)
@@ -279,6 +238,7 @@ func waitRevokedRefused(t *testing.T, n *Net, within time.Duration) {
 }
 
 func TestRevokingAPeerAndReloadingClosesItsTunnel(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	revokeB(t, n)
@@ -287,8 +247,9 @@ func TestRevokingAPeerAndReloadingClosesItsTunnel(t *testing.T) {
 }
 
 func TestRevokingAPeerClosesItsTunnelWithoutSIGHUP(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
-	revokeB(t, n) // DESIGN.md: a change of the CRL file on disk re-reads it
+	revokeB(t, n) // docs/cli.md: a change of the CRL file on disk reloads it
 	waitRevokedRefused(t, n, reloadWait)
 }

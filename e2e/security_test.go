@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // The refusal tests judge office-a's listener from outside, with openssl
@@ -43,35 +43,12 @@ func validSpec(file, dnsName, caCert, caKey string) certSpec {
 		notBefore: now.Add(-time.Hour), notAfter: now.Add(30 * 24 * time.Hour), caCert: caCert, caKey: caKey}
 }
 
-// needOpenSSL skips the test when the openssl command is missing (.ci/run
-// installs it; `make test` turns the skip into a failure).
-func needOpenSSL(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("needs the openssl command (apt-get install openssl)")
-	}
-}
-
-// runOpenSSL runs the openssl command in folder dir and fails the test on error.
-func runOpenSSL(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "openssl", args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // newOpenSSLCA makes a self-signed CA called cn in dir and returns the
 // paths of its certificate and key.
 func newOpenSSLCA(t *testing.T, dir, cn string) (cert, key string) {
 	t.Helper()
 	cert, key = filepath.Join(dir, "other-ca.pem"), filepath.Join(dir, "other-ca.key")
-	runOpenSSL(t, dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+	testutil.MustOpenSSL(t, dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
 		"-keyout", key, "-out", cert, "-subj", "/CN="+cn, "-days", "30",
 		"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 	return cert, key
@@ -117,9 +94,9 @@ func issueWithOpenSSL(t *testing.T, dir string, s certSpec) (cert, key string) {
 	}
 	cert, key = filepath.Join(dir, s.file+".pem"), filepath.Join(dir, s.file+".key")
 	csr := filepath.Join(work, "req.csr")
-	runOpenSSL(t, work, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+	testutil.MustOpenSSL(t, work, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
 		"-keyout", key, "-subj", "/CN="+s.dnsName, "-out", csr)
-	runOpenSSL(t, work, "ca", "-batch", "-config", cnf, "-cert", s.caCert, "-keyfile", s.caKey, "-in", csr,
+	testutil.MustOpenSSL(t, work, "ca", "-batch", "-config", cnf, "-cert", s.caCert, "-keyfile", s.caKey, "-in", csr,
 		"-out", cert, "-startdate", opensslDate(s.notBefore), "-enddate", opensslDate(s.notAfter),
 		"-extensions", "leaf", "-notext")
 	if err := os.Chmod(key, 0o600); err != nil {
@@ -277,7 +254,8 @@ func badClients(t *testing.T, n *Net, dir string) []badClient {
 }
 
 func TestRefusedClientsGetAnAlertAndALogLine(t *testing.T) {
-	needOpenSSL(t)
+	testutil.CheckLeaks(t)
+	testutil.NeedCommand(t, "openssl", "openssl")
 	n := NewNet(t, Options{})
 	certs := filepath.Join(n.Dir, "openssl")
 	if err := os.Mkdir(certs, 0o700); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // unitPath is the unit file shipped in the repository, relative to e2e/.
@@ -62,9 +63,8 @@ func verifyUnit(t *testing.T, path string) (out string, about []string, err erro
 var expectedVerifyNotes = []*regexp.Regexp{}
 
 func TestUnitFilePassesSystemdAnalyzeVerify(t *testing.T) {
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("needs systemd-analyze (apt-get install systemd)")
-	}
+	testutil.CheckLeaks(t)
+	testutil.NeedCommand(t, "systemd-analyze", "systemd")
 	useBin := func(s string) string { return strings.ReplaceAll(s, installedBin, bin) }
 	t.Run("the shipped unit, with the built binary", func(t *testing.T) {
 		out, about, err := verifyUnit(t, unitCopy(t, useBin))
@@ -146,6 +146,7 @@ func (u unitFile) words(section, key string) []string {
 }
 
 func TestUnitSandboxAllowsWhatTheBinaryUses(t *testing.T) {
+	testutil.CheckLeaks(t)
 	u := parseUnit(t, unitPath)
 	svc := "Service"
 	one := func(key string) string { return strings.Join(u[svc][key], " ") }
@@ -210,9 +211,8 @@ func yes(v string) bool { return slices.Contains([]string{"yes", "true", "on", "
 const maxExposure = 2.0
 
 func TestUnitExposureIsAtMostTwo(t *testing.T) {
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("needs systemd-analyze (apt-get install systemd)")
-	}
+	testutil.CheckLeaks(t)
+	testutil.NeedCommand(t, "systemd-analyze", "systemd")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	path := unitCopy(t, func(s string) string { return s })
@@ -358,6 +358,7 @@ func startNotified(t *testing.T, nd *Node, socket string) (*exec.Cmd, <-chan str
 }
 
 func TestNotifySocketSeesReadyReloadingAndStopping(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	sock := listenNotify(t)
 	cmd, exited := startNotified(t, n.A, sock.path)

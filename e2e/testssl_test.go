@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // testssl (testssl.sh 3.0.8 from Debian) judges office-a's listener as an
@@ -59,18 +59,6 @@ var expectedFindings = map[string]string{
 // cipherSections are the report sections about protocols and ciphers:
 // every finding there must be OK or INFO.
 var cipherSections = []string{"protocols", "ciphers", "pfs", "cipherTests", "serverPreferences"}
-
-// needTestssl skips the test when testssl or the hexdump it needs is
-// missing (.ci/run installs testssl.sh and bsdextrautils; `make test` turns
-// the skip into a failure).
-func needTestssl(t *testing.T) {
-	t.Helper()
-	for _, cmd := range []string{"testssl", "hexdump"} {
-		if _, err := exec.LookPath(cmd); err != nil {
-			t.Skipf("needs %s (apt-get install testssl.sh bsdextrautils)", cmd)
-		}
-	}
-}
 
 // runTestssl runs testssl in gwB with args before the target, bounded by
 // testsslTimeout, and returns the report's findings by section.
@@ -186,8 +174,10 @@ func findingByID(sections map[string][]testsslFinding, section, id string) (test
 }
 
 func TestTestsslSeesOnlyTLS13AndStrongCiphers(t *testing.T) {
-	needTestssl(t)
+	testutil.NeedCommand(t, "testssl", "testssl.sh")
+	testutil.NeedCommand(t, "hexdump", "bsdextrautils") // testssl needs it
 	t.Parallel()
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.A.Start(t)
 	waitStatusAnswers(t, n.A)
@@ -213,7 +203,7 @@ func TestTestsslSeesOnlyTLS13AndStrongCiphers(t *testing.T) {
 		}
 		checkOnlyExpectedFindings(t, s)
 	})
-	if _, ok := onlyPeer(n.A); !ok {
+	if _, ok := n.A.Peer(t); !ok {
 		t.Errorf("office-a does not answer status after the scans")
 	}
 	t.Logf("office-a refused the scanners' connections: %s", refusalReasons(n.A.LogText()))

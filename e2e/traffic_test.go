@@ -4,10 +4,12 @@ import (
 	"testing"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 func TestPingBothWaysBetweenLANs(t *testing.T) {
-	for _, offload := range []string{"auto", "split", "off"} {
+	testutil.CheckLeaks(t)
+	for _, offload := range offloadModes {
 		t.Run("offload "+offload, func(t *testing.T) {
 			n := NewNet(t, Options{Offload: offload})
 			n.StartBoth(t)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // transferBytes is the size of each TCP transfer: large enough for many
@@ -23,11 +24,12 @@ const (
 )
 
 func TestTCPTransferFromLANToLANArrivesIntact(t *testing.T) {
-	for _, offload := range []string{"auto", "split", "off"} {
+	testutil.CheckLeaks(t)
+	for _, offload := range offloadModes {
 		t.Run("offload "+offload, func(t *testing.T) {
 			n := NewNet(t, Options{Offload: offload})
 			n.StartBoth(t)
-			t.Logf("offload %s: office-a's TUN offloads %q", offload, counters(t, n.A).Tunnel.Offload)
+			t.Logf("offload %s: office-a's TUN offloads %q", offload, counters(t, n.A).Offload)
 			for _, to := range []string{lab.HostB4, lab.HostB6} {
 				n.WaitPing(t, n.Lab.LanA, to, 10*time.Second)
 				transfer(t, n, to, offload)
@@ -77,6 +79,7 @@ func waitExit(p *lab.Proc, d time.Duration) bool {
 }
 
 func TestUDPFromLANToLANGetsThrough(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	n.WaitPing(t, n.Lab.LanA, lab.HostB4, 10*time.Second)
@@ -148,6 +151,7 @@ func waitListening(t *testing.T, n *Net, ns, port string) {
 }
 
 func TestPacketToNoPeerIsDroppedAndCounted(t *testing.T) {
+	testutil.CheckLeaks(t)
 	n := NewNet(t, Options{})
 	n.StartBoth(t)
 	const nobody = "100.64.0.77" // in the tunnel subnet, in no peer's allowed_ips

@@ -2,7 +2,10 @@
 // golang.zx2c4.com/wireguard/tun, with virtio-net-header offloads) or the
 // TAP device (through github.com/songgao/water, optionally a bridge port),
 // and the addresses, MTU, link state and routes of its interface (through
-// netlink).
+// netlink); for remote access (docs/hub-host.md) a hub's NAT table
+// (StartNAT, through nftables), a dial-in client's lease and the pin to its
+// hub (ClientLink), the watch on the client's underlay (WatchUnderlay) and
+// its DNS in systemd-resolved (ResolvedLink).
 //
 // The tunnel package sees a device only through the small Device interface
 // below, which says by its Kind whether it carries IP packets or Ethernet

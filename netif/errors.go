@@ -14,3 +14,6 @@ var ErrUnsupported = errors.New("TUN devices and interface configuration are onl
 // org.freedesktop.resolve1 on it that runs or can be started. The DNS was
 // not applied; the host's DNS is as it was.
 var ErrNoResolved = errors.New("systemd-resolved is not on the system bus")
+
+// ErrLinkClosed is returned by ClientLink's Update and Repin after Close.
+var ErrLinkClosed = errors.New("client link closed")

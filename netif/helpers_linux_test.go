@@ -2,19 +2,18 @@ package netif_test
 
 import (
 	"errors"
-	"log/slog"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/packet"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif"
 )
 
-// Test address plan (TESTING.md): the TUN holds the .1 addresses; .2 and
-// .3 are peers that exist only as packets the test writes into the TUN.
+// Test address plan (docs/design.md, "The test topology"): the TUN holds
+// the .1 addresses; .2 and .3 are peers that exist only as packets the test
+// writes into the TUN.
 var (
 	local4  = netip.MustParseAddr("100.64.0.1")
 	peer4   = netip.MustParseAddr("100.64.0.2")
@@ -33,7 +32,7 @@ var (
 func newTUN(t *testing.T, c netif.TUNConfig) *netif.TUN {
 	t.Helper()
 	if c.Logger == nil {
-		c.Logger = testLogger(t)
+		c.Logger = testutil.Logger(t)
 	}
 	dev, err := netif.CreateTUN(c)
 	if err != nil {
@@ -41,11 +40,6 @@ func newTUN(t *testing.T, c netif.TUNConfig) *netif.TUN {
 	}
 	t.Cleanup(func() { dev.Close() })
 	return dev
-}
-
-// testLogger sends the package's logs to the test's output.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
 // configure applies c to dev and fails the test on error.
@@ -121,33 +115,4 @@ func isEchoReply(src, dst netip.Addr, id uint16) func(ip []byte) bool {
 		return info.ICMPType == packet.ICMPv4EchoReply && info.Proto == packet.ProtoICMP ||
 			info.ICMPType == packet.ICMPv6EchoReply && info.Proto == packet.ProtoICMPv6
 	}
-}
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("list open file descriptors: %v", err)
-	}
-	return len(ents)
-}
-
-// noLeaks records goroutine and descriptor counts and checks in Cleanup
-// that they are back (polling: goroutines take a moment to exit).
-func noLeaks(t *testing.T) {
-	t.Helper()
-	if r, w, err := os.Pipe(); err == nil { // start Go's poller before counting
-		r.Close()
-		w.Close()
-	}
-	gr, fds := runtime.NumGoroutine(), openFDs(t)
-	t.Cleanup(func() {
-		eventually(t, "goroutines back to the count before the test", 10*time.Second, func() bool {
-			return runtime.NumGoroutine() <= gr
-		})
-		eventually(t, "file descriptors back to the count before the test", 10*time.Second, func() bool {
-			return openFDs(t) <= fds
-		})
-	})
 }

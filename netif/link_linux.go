@@ -27,35 +27,11 @@ func Configure(name string, c LinkConfig) (undo func() error, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var rb rollback
-	defer func() {
-		if err != nil {
-			if rerr := rb.run(); rerr != nil {
-				err = fmt.Errorf("%w (and rolling back: %v)", err, rerr)
-			}
-		}
-	}()
-	for _, p := range c.Addresses {
-		if err := addAddr(link, name, p); err != nil {
-			return nil, err
-		}
-		rb.add(func() error { return delAddr(link, name, p) })
-	}
-	if err := setUp(link, name, &rb); err != nil {
+	s := &linkState{name: name, link: link}
+	if err := s.apply(c.Addresses, c.Routes); err != nil {
 		return nil, err
 	}
-	if err := waitUsable(name, c.Addresses); err != nil {
-		return nil, err
-	}
-	var routes rollback
-	for _, p := range c.Routes {
-		if err := addRoute(link, name, p); err != nil {
-			rb.add(routes.run)
-			return nil, err
-		}
-		routes.add(func() error { return delRoute(link, name, p) })
-	}
-	return sync.OnceValue(routes.run), nil
+	return sync.OnceValue(s.clearRoutes), nil
 }
 
 // AddRoute routes p through the interface name (for a reload that adds a
@@ -138,9 +114,13 @@ func delAddr(link netlink.Link, name string, p netip.Prefix) error {
 }
 
 // setUp sets the link up, and registers setting it down again when it was
-// down before.
+// down before (as the kernel says now: link may be an old copy).
 func setUp(link netlink.Link, name string, rb *rollback) error {
-	if link.Attrs().Flags&net.FlagUp != 0 {
+	now, err := netlink.LinkByIndex(link.Attrs().Index)
+	if err != nil {
+		return fmt.Errorf("look up interface %s: %w", name, err)
+	}
+	if now.Attrs().Flags&net.FlagUp != 0 {
 		return nil
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
@@ -181,13 +161,18 @@ func delRoute(link netlink.Link, name string, p netip.Prefix) error {
 	return nil
 }
 
+// routeProto is the rtm_protocol of every route tlsvpn adds (`ip route show
+// proto 116`): the kernel does not interpret it; the underlay watch skips
+// such routes, and it tells tlsvpn's routes from others'.
+const routeProto = 116
+
 // route is a static route for p through link. IPv4 routes get link scope,
 // as `ip route add P dev NAME` gives them.
 func route(link netlink.Link, p netip.Prefix) *netlink.Route {
 	r := &netlink.Route{
 		LinkIndex: link.Attrs().Index,
 		Dst:       ipNet(p.Masked()),
-		Protocol:  unix.RTPROT_STATIC,
+		Protocol:  routeProto,
 	}
 	if p.Addr().Is4() {
 		r.Scope = netlink.SCOPE_LINK

@@ -4,6 +4,7 @@ package netif
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 )
@@ -24,6 +25,11 @@ func AddRoute(name string, p netip.Prefix) error { return ErrUnsupported }
 
 // DelRoute returns ErrUnsupported outside Linux.
 func DelRoute(name string, p netip.Prefix) error { return ErrUnsupported }
+
+// StartNAT returns ErrUnsupported outside Linux.
+func StartNAT(ifname string, pools []netip.Prefix, log *slog.Logger) (stop func() error, err error) {
+	return nil, ErrUnsupported
+}
 
 // Name is empty outside Linux.
 func (t *TUN) Name() string { return "" }
@@ -106,3 +112,35 @@ func (l *ResolvedLink) Apply(ctx context.Context, c DNSConfig) error { return Er
 
 // Revert returns ErrUnsupported outside Linux.
 func (l *ResolvedLink) Revert(ctx context.Context) error { return ErrUnsupported }
+
+// ClientLink is the Linux host side of a dial-in client; elsewhere it cannot
+// be made.
+type ClientLink struct{}
+
+// NewClientLink returns ErrUnsupported outside Linux.
+func NewClientLink(name string, hub netip.Addr, c LinkConfig) (*ClientLink, error) {
+	return nil, ErrUnsupported
+}
+
+// Update returns ErrUnsupported outside Linux.
+func (l *ClientLink) Update(c LinkConfig) error { return ErrUnsupported }
+
+// Repin returns ErrUnsupported outside Linux.
+func (l *ClientLink) Repin(hub netip.Addr) error { return ErrUnsupported }
+
+// Close does nothing outside Linux.
+func (l *ClientLink) Close() error { return nil }
+
+// UnderlayWatch is the Linux underlay watch; elsewhere it cannot be started.
+type UnderlayWatch struct{}
+
+// WatchUnderlay returns ErrUnsupported outside Linux.
+func WatchUnderlay(tunnel string, log *slog.Logger) (*UnderlayWatch, error) {
+	return nil, ErrUnsupported
+}
+
+// Changes never delivers outside Linux.
+func (w *UnderlayWatch) Changes() <-chan struct{} { return nil }
+
+// Close does nothing outside Linux.
+func (w *UnderlayWatch) Close() error { return nil }

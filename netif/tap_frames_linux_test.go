@@ -3,8 +3,6 @@ package netif_test
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/tlsvpn/tlsvpn/internal/lab"
-	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -12,7 +10,11 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
+
 	"github.com/tlsvpn/tlsvpn/internal/l2"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 	"github.com/vishvananda/netlink"
@@ -34,7 +36,7 @@ const etherTypeExperimental = 0x88b5
 
 func TestTAPOnABridgeCarriesFramesBothWays(t *testing.T) {
 	enterNetns(t)
-	noLeaks(t)
+	testutil.CheckLeaks(t)
 	hostNS, hostMAC := bridgedHost(t, bridgeName)
 	dev := newTAP(t, netif.TAPConfig{Name: tapName, MTU: 1500, Bridge: bridgeName})
 	br, err := netlink.LinkByName(bridgeName)
@@ -83,7 +85,7 @@ func TestTAPOnABridgeCarriesFramesBothWays(t *testing.T) {
 	if err := dev.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	eventually(t, "TAP gone from the bridge after Close", 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "TAP gone from the bridge after Close", func() bool {
 		links, err := netlink.LinkList()
 		if err != nil {
 			t.Fatalf("list links: %v", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/vishvananda/netlink"
 )
@@ -24,7 +25,7 @@ const (
 func newTAP(t *testing.T, c netif.TAPConfig) *netif.TAP {
 	t.Helper()
 	if c.Logger == nil {
-		c.Logger = testLogger(t)
+		c.Logger = testutil.Logger(t)
 	}
 	if c.MAC == nil {
 		c.MAC = netif.StableMAC(nodeName, c.Name)
@@ -74,9 +75,9 @@ func tuntap(t *testing.T, name string) *netlink.Tuntap {
 
 func TestTAPIsCreatedWithItsStableMACAndMTUUpAndGoneAfterClose(t *testing.T) {
 	enterNetns(t)
-	noLeaks(t)
+	testutil.CheckLeaks(t)
 	mac := netif.StableMAC(nodeName, tapName)
-	dev, err := netif.CreateTAP(netif.TAPConfig{Name: tapName, MTU: 1400, MAC: mac, TxQueueLen: 64, Logger: testLogger(t)})
+	dev, err := netif.CreateTAP(netif.TAPConfig{Name: tapName, MTU: 1400, MAC: mac, TxQueueLen: 64, Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatalf("CreateTAP: %v", err)
 	}
@@ -107,7 +108,7 @@ func TestTAPIsCreatedWithItsStableMACAndMTUUpAndGoneAfterClose(t *testing.T) {
 	if err := dev.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	eventually(t, "TAP deleted after Close", 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "TAP deleted after Close", func() bool {
 		_, err := netlink.LinkByName(tapName)
 		return err != nil
 	})
@@ -134,7 +135,7 @@ func TestTAPRefusesAnExistingInterfaceAndLeavesItAlone(t *testing.T) {
 
 	for _, name := range []string{"tvexist0", "tvexist1", mine.Name()} {
 		dev, err := netif.CreateTAP(netif.TAPConfig{Name: name, MTU: 1500, MAC: netif.StableMAC(nodeName, name),
-			Logger: testLogger(t)})
+			Logger: testutil.Logger(t)})
 		if err == nil {
 			dev.Close()
 			t.Errorf("CreateTAP(%s) took over an existing interface", name)
@@ -167,7 +168,7 @@ func TestTAPRefusesABridgeThatIsMissingOrNoBridge(t *testing.T) {
 			[]string{"bridge interface name", "longer than 15"}},
 	} { // no t.Run: a subtest's goroutine would not be in the test's namespace
 		dev, err := netif.CreateTAP(netif.TAPConfig{Name: tapName, MTU: 1500, MAC: netif.StableMAC(nodeName, tapName),
-			Bridge: tc.bridge, Logger: testLogger(t)})
+			Bridge: tc.bridge, Logger: testutil.Logger(t)})
 		if err == nil {
 			dev.Close()
 			t.Errorf("%s: CreateTAP with bridge %q succeeded", tc.name, tc.bridge)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/packet"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/vishvananda/netlink"
 )
@@ -19,8 +20,8 @@ const tunName = "tvtun0"
 
 func TestCreateConfigureCloseLeavesNothingBehind(t *testing.T) {
 	enterNetns(t)
-	noLeaks(t)
-	dev, err := netif.CreateTUN(netif.TUNConfig{Name: tunName, MTU: 1400, Offload: true, TxQueueLen: 64, Logger: testLogger(t)})
+	testutil.CheckLeaks(t)
+	dev, err := netif.CreateTUN(netif.TUNConfig{Name: tunName, MTU: 1400, Offload: true, TxQueueLen: 64, Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatalf("CreateTUN: %v", err)
 	}
@@ -61,7 +62,7 @@ func TestCreateConfigureCloseLeavesNothingBehind(t *testing.T) {
 	if err := dev.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	eventually(t, "interface deleted after Close", 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "interface deleted after Close", func() bool {
 		_, err := netlink.LinkByName(tunName)
 		return err != nil
 	})
@@ -128,7 +129,7 @@ func TestCreateRefusesAnExistingInterface(t *testing.T) {
 	mine := newTUN(t, netif.TUNConfig{Name: tunName, MTU: 1500})
 
 	for _, name := range []string{"tvexist0", "tvexist1", mine.Name()} {
-		dev, err := netif.CreateTUN(netif.TUNConfig{Name: name, MTU: 1500, Logger: testLogger(t)})
+		dev, err := netif.CreateTUN(netif.TUNConfig{Name: name, MTU: 1500, Logger: testutil.Logger(t)})
 		if err == nil {
 			dev.Close()
 			t.Errorf("CreateTUN(%s) took over an existing interface", name)
@@ -288,7 +289,7 @@ func checkNoAllocs(t *testing.T, dev netif.Device, req, buf []byte) {
 
 func TestCloseUnblocksABlockedRead(t *testing.T) {
 	enterNetns(t)
-	noLeaks(t)
+	testutil.CheckLeaks(t)
 	dev := newTUN(t, netif.TUNConfig{Name: tunName, MTU: 1500, Offload: true})
 	buf := make([]byte, netif.MaxPacket)
 	if n, err := dev.Read(buf, false); n != 0 || err != nil {

@@ -21,17 +21,27 @@ func (c TUNConfig) validate() error {
 // validateLink checks the settings TUN and TAP devices share; kind names
 // the device in messages.
 func validateLink(kind, name string, mtu, maxMTU, txQueueLen int) error {
+	if err := checkIfname(name); err != nil {
+		return fmt.Errorf("%s %w", kind, err)
+	}
 	switch {
-	case name == "":
-		return fmt.Errorf("%s interface name is empty", kind)
-	case len(name) >= unix.IFNAMSIZ:
-		return fmt.Errorf("%s interface name %q is longer than %d bytes", kind, name, unix.IFNAMSIZ-1)
-	case strings.ContainsAny(name, "%/: \t\n"):
-		return fmt.Errorf("%s interface name %q contains a character the kernel does not allow", kind, name)
 	case mtu < minMTU || mtu > maxMTU:
 		return fmt.Errorf("MTU %d of %s is outside %d-%d", mtu, name, minMTU, maxMTU)
 	case txQueueLen < 0:
 		return fmt.Errorf("transmit queue length %d of %s is negative", txQueueLen, name)
+	}
+	return nil
+}
+
+// checkIfname refuses a name the kernel would not give an interface.
+func checkIfname(name string) error {
+	switch {
+	case name == "":
+		return errors.New("interface name is empty")
+	case len(name) >= unix.IFNAMSIZ:
+		return fmt.Errorf("interface name %q is longer than %d bytes", name, unix.IFNAMSIZ-1)
+	case strings.ContainsAny(name, "%/: \t\n"):
+		return fmt.Errorf("interface name %q contains a character the kernel does not allow", name)
 	}
 	return nil
 }

@@ -2,9 +2,10 @@ package tunnel
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // allowedMoves are a connection's state changes as docs/datapath.md
@@ -50,8 +51,8 @@ func TestConnStateMoves(t *testing.T) {
 				if got := canMove(from, to); got != ok {
 					t.Fatalf("canMove(%v, %v) = %v, want %v", from, to, got, ok)
 				}
-				logs := &syncBuf{}
-				c := &conn{e: &Engine{log: slog.New(slog.NewTextHandler(logs, nil))}, p: &peer{name: "office-b"}}
+				log, logs := testutil.CaptureLogs(t)
+				c := &conn{e: &Engine{log: log}, p: &peer{name: "office-b"}}
 				c.life.state.Store(uint32(from))
 				moved := c.move(to)
 				want := from

@@ -6,18 +6,16 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
-	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
 	"github.com/tlsvpn/tlsvpn/internal/packet"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
@@ -36,13 +34,6 @@ type site struct {
 	dev  netif.Device
 	eng  *Engine
 	ln   net.Listener
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 func creds(f *certtest.Factory, name string) *trust.Credentials {
@@ -64,7 +55,7 @@ func newSiteWith(t testing.TB, f *certtest.Factory, name string, dev netif.Devic
 	if cr == nil {
 		cr = creds(f, name)
 	}
-	log := testLogger(t)
+	log := testutil.Logger(t)
 	hs := handshake.New(name, cr, []handshake.PeerPolicy{{Name: peer.Name, AllowedIPs: peer.AllowedIPs}}, log, nil)
 	s := &site{name: name, dev: dev}
 	if listen {
@@ -101,14 +92,10 @@ func pair(t testing.TB, devA, devB netif.Device) (a, b *site) {
 
 func waitConnected(t testing.TB, s *site, peer string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if p := s.eng.peers.get(peer); p != nil && p.current() != nil {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s: peer %s not connected within 10s: %+v", s.name, peer, s.eng.Status())
+	testutil.Eventually(t, 10*time.Second, s.name+": peer "+peer+" connected", func() bool {
+		p := s.eng.peers.get(peer)
+		return p != nil && p.current() != nil
+	})
 }
 
 func recv(t *testing.T, d *netiftest.Device) []byte {
@@ -125,6 +112,7 @@ func recv(t *testing.T, d *netiftest.Device) []byte {
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func TestPacketsCrossBothWays(t *testing.T) {
+	testutil.CheckLeaks(t)
 	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
 	pair(t, devA, devB)
 	tests := []struct {
@@ -151,6 +139,7 @@ func TestPacketsCrossBothWays(t *testing.T) {
 // injected as fast as the reader takes them, arrive in the order sent
 // (small packets of a flow that sends large ones stay in the bulk queue).
 func TestOneFlowKeepsItsOrder(t *testing.T) {
+	testutil.CheckLeaks(t)
 	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
 	a, _ := pair(t, devA, devB)
 	const n = 3000
@@ -175,6 +164,7 @@ func TestOneFlowKeepsItsOrder(t *testing.T) {
 }
 
 func TestGSOSuperPacketCrossesWhole(t *testing.T) {
+	testutil.CheckLeaks(t)
 	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
 	pair(t, devA, devB)
 	super := packet.TCPSuper(ap("10.1.0.10:40000"), ap("10.2.0.10:5201"), 1, 1448, bytes.Repeat([]byte{7}, 20*1448))
@@ -189,6 +179,7 @@ func TestGSOSuperPacketCrossesWhole(t *testing.T) {
 }
 
 func TestDropsAreCounted(t *testing.T) {
+	testutil.CheckLeaks(t)
 	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
 	a, b := pair(t, devA, devB)
 
@@ -202,7 +193,7 @@ func TestDropsAreCounted(t *testing.T) {
 	if got := recv(t, devA); !bytes.Equal(got[netif.VirtioHdrLen:], good) {
 		t.Fatalf("unexpected packet %x", got)
 	}
-	waitFor(t, func() bool { return a.eng.Status().NoRouteDrops == 1 })
+	testutil.Eventually(t, 10*time.Second, "one no_route drop counted", func() bool { return a.eng.Status().NoRouteDrops == 1 })
 	ps := a.eng.Status().Peers[0]
 	if ps.Drops["source_not_allowed"] != 1 {
 		t.Fatalf("spoofed source not counted: %+v", ps.Drops)
@@ -213,6 +204,7 @@ func TestDropsAreCounted(t *testing.T) {
 }
 
 func TestRestartedPeerReplacesItsConnection(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	devA := netiftest.New("a", 1500, netif.AllOffloads)
 	a := newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}}, true)
@@ -236,30 +228,33 @@ func TestRestartedPeerReplacesItsConnection(t *testing.T) {
 	// The restarted office-b (new boot id) replaces the first connection.
 	devB2 := netiftest.New("b2", 1500, netif.AllOffloads)
 	newSite(t, f, "office-b", devB2, peerB, false)
-	waitFor(t, func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
+	testutil.Eventually(t, 10*time.Second, "office-a moved to the restarted peer's connection", func() bool {
+		c := a.eng.peers.get("office-b").current()
+		return c != nil && c != first
+	})
 	pkt := packet.UDP(ap("10.1.0.10:1"), ap("10.2.0.10:2"), []byte("to the new one"))
 	devA.Inject(pkt)
 	if got := recv(t, devB2); !bytes.Equal(got[netif.VirtioHdrLen:], pkt) {
 		t.Fatal("packet did not reach the new process")
 	}
-	waitFor(t, func() bool { return b1.eng.peers.get("office-a").current() == nil })
+	testutil.Eventually(t, 10*time.Second, "the first office-b lost its connection", func() bool { return b1.eng.peers.get("office-a").current() == nil })
 }
 
+// TestCloseLeavesNoGoroutine closes both engines of a live tunnel; the
+// leak check then finds none of their goroutines and sockets left.
 func TestCloseLeavesNoGoroutine(t *testing.T) {
-	before := runtime.NumGoroutine()
-	func() {
-		devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
-		f := certtest.New(t, time.Now())
-		a := newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}}, true)
-		b := newSite(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}}, false)
-		waitConnected(t, a, "office-b")
-		b.eng.Close()
-		a.eng.Close()
-	}()
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+	testutil.CheckLeaks(t)
+	devA, devB := netiftest.New("a", 1500, netif.AllOffloads), netiftest.New("b", 1500, netif.AllOffloads)
+	f := certtest.New(t, time.Now())
+	a := newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}}, true)
+	b := newSite(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}}, false)
+	waitConnected(t, a, "office-b")
+	b.eng.Close()
+	a.eng.Close()
 }
 
 func TestRefusedPeerNeverConnects(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f, other := certtest.New(t, time.Now()), certtest.New(t, time.Now())
 	a := newSite(t, f, "office-a", netiftest.New("a", 1500, 0), PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true)
 	newSite(t, other, "office-b", netiftest.New("b", 1500, 0), PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA}}, false)
@@ -273,18 +268,8 @@ func TestRefusedPeerNeverConnects(t *testing.T) {
 	}
 }
 
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestOneHostCannotHoldEveryHandshakeSlot(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	a := newSite(t, f, "office-a", netiftest.New("a", 1500, 0), PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true)
 	// Connections that never speak hold their handshake slot until the TLS timeout.
@@ -295,7 +280,7 @@ func TestOneHostCannotHoldEveryHandshakeSlot(t *testing.T) {
 		}
 		t.Cleanup(func() { c.Close() })
 	}
-	waitFor(t, func() bool { return a.eng.admit.inProgress() == maxHandshakesPerIP })
+	testutil.Eventually(t, 10*time.Second, "every handshake slot of the address taken", func() bool { return a.eng.admit.inProgress() == maxHandshakesPerIP })
 	// One more from the same address is closed at once.
 	c, err := net.Dial("tcp", a.ln.Addr().String())
 	if err != nil {
@@ -309,6 +294,7 @@ func TestOneHostCannotHoldEveryHandshakeSlot(t *testing.T) {
 }
 
 func TestNodesDialingEachOtherSettleOnOneConnection(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	lnA, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -319,7 +305,7 @@ func TestNodesDialingEachOtherSettleOnOneConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk := func(name string, ln net.Listener, peer PeerConfig) *Engine {
-		log := testLogger(t)
+		log := testutil.Logger(t)
 		hs := handshake.New(name, creds(f, name), []handshake.PeerPolicy{{Name: peer.Name, AllowedIPs: peer.AllowedIPs}}, log, nil)
 		e, err := New(Config{Name: name, Device: netiftest.New(name, 1500, 0), Auth: hs, Listener: ln, Peers: []PeerConfig{peer}, Log: log})
 		if err != nil {
@@ -340,7 +326,7 @@ func TestNodesDialingEachOtherSettleOnOneConnection(t *testing.T) {
 		return ca != nil && cb != nil && a.Status().Peers[0].State == "connected" && b.Status().Peers[0].State == "connected" &&
 			ca.st.Conn.LocalAddr().String() == cb.st.Conn.RemoteAddr().String() && ca.sess.Dialed
 	}
-	waitFor(t, settled)
+	testutil.Eventually(t, 10*time.Second, "both nodes on the connection office-a dialed", settled)
 	first := a.peers.get("office-b").current()
 	time.Sleep(500 * time.Millisecond) // nothing may replace it afterwards
 	if !settled() || a.peers.get("office-b").current() != first {

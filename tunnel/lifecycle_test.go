@@ -16,6 +16,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
 
@@ -83,18 +84,18 @@ func TestAHandshakeEndingAfterCloseIsRefused(t *testing.T) {
 		{"a handshake the node dialed", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := runtime.NumGoroutine()
+			testutil.CheckLeaks(t)
 			f := certtest.New(t, time.Now())
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The other side: a plain engine whose log tells what it was told.
-			logs := &syncBuf{}
+			otherLog, logs := testutil.CaptureLogs(t)
 			other := newSiteWith(t, f, "office-a", netiftest.New("a", 1500, 0),
 				PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, false, nil,
 				func(c *Config) {
-					c.Log = slog.New(slog.NewTextHandler(logs, nil))
+					c.Log = otherLog
 					if tc.dialer {
 						c.Listener = ln // the held engine dials this one
 					} else {
@@ -106,7 +107,7 @@ func TestAHandshakeEndingAfterCloseIsRefused(t *testing.T) {
 			if tc.dialer {
 				peer.Endpoint, held = ln.Addr().String(), nil
 			}
-			log := testLogger(t)
+			log := testutil.Logger(t)
 			auth := &heldAuth{Authenticator: handshake.New("office-b", creds(f, "office-b"),
 				[]handshake.PeerPolicy{{Name: "office-a", AllowedIPs: peer.AllowedIPs}}, log, nil)}
 			e, err := New(Config{Name: "office-b", Device: netiftest.New("b", 1500, 0), Auth: auth,
@@ -117,7 +118,7 @@ func TestAHandshakeEndingAfterCloseIsRefused(t *testing.T) {
 			auth.eng = e
 			e.Start()
 			// Let a handshake complete and be held, then close.
-			waitFor(t, func() bool { return strings.Contains(logs.String(), "peer connected") })
+			testutil.Eventually(t, 10*time.Second, "office-a connected", func() bool { return strings.Contains(logs.String(), "peer connected") })
 			closeWithin(t, e)
 			if t.Failed() {
 				t.FailNow()
@@ -125,12 +126,11 @@ func TestAHandshakeEndingAfterCloseIsRefused(t *testing.T) {
 			if c := e.peers.get("office-a").current(); c != nil {
 				t.Fatalf("a stopped peer holds a connection in state %v", c.state())
 			}
-			waitFor(t, func() bool {
+			testutil.Eventually(t, 10*time.Second, "office-a told of the shutdown", func() bool {
 				return strings.Contains(logs.String(), `msg="peer closed the connection" peer=office-b`) &&
 					strings.Contains(logs.String(), "reason=shutdown")
 			})
 			other.eng.Close()
-			waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
 		})
 	}
 }
@@ -140,13 +140,13 @@ func TestAHandshakeEndingAfterCloseIsRefused(t *testing.T) {
 // keep replacing its connection): every Close returns and no goroutine is
 // left.
 func TestCloseRacesCompletingHandshakes(t *testing.T) {
+	testutil.CheckLeaks(t)
 	const iterations = 200
 	f := certtest.New(t, time.Now())
 	credA, credB := creds(f, "office-a"), creds(f, "office-b")
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler) // 200 rounds of connects and closes
 	polA := []handshake.PeerPolicy{{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}}
 	polB := []handshake.PeerPolicy{{Name: "office-a", AllowedIPs: []netip.Prefix{tunA}}}
-	before := runtime.NumGoroutine()
 	for i := range iterations {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -187,7 +187,6 @@ func TestCloseRacesCompletingHandshakes(t *testing.T) {
 			t.Fatalf("iteration %d failed", i)
 		}
 	}
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
 }
 
 // rawClient handshakes with addr as office-b again and again, each
@@ -223,12 +222,13 @@ func rawClient(addr string, hs *handshake.Handshaker, stop <-chan struct{}) {
 // (docs/protocol.md, "Keepalive and close"), which the stopping node reads
 // before its Close returns.
 func TestAPeerThatClosesGetsAnAnswer(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	a := newSite(t, f, "office-a", netiftest.New("a", 1500, 0), PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true)
-	logs := &syncBuf{}
+	log, logs := testutil.CaptureLogs(t)
 	b := newSiteWith(t, f, "office-b", netiftest.New("b", 1500, 0),
 		PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA}}, false, nil,
-		func(c *Config) { c.Log = slog.New(slog.NewTextHandler(logs, nil)) })
+		func(c *Config) { c.Log = log })
 	waitConnected(t, a, "office-b")
 	waitConnected(t, b, "office-a")
 	b.eng.Close()
@@ -247,6 +247,7 @@ func TestAPeerThatClosesGetsAnAnswer(t *testing.T) {
 // endpoint away stops dialing it (the peer now dials in); one that gives
 // it back dials again.
 func TestRemovingTheEndpointStopsTheDialer(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	gone, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -256,11 +257,11 @@ func TestRemovingTheEndpointStopsTheDialer(t *testing.T) {
 	peer := PeerConfig{Name: "office-a", Endpoint: gone.Addr().String(), AllowedIPs: []netip.Prefix{tunA}}
 	b := newSite(t, f, "office-b", netiftest.New("b", 1500, 0), peer, false)
 	state := func() string { return b.eng.Status().Peers[0].State }
-	waitFor(t, func() bool { return state() == "waiting to redial" })
+	testutil.Eventually(t, 10*time.Second, "office-b waiting to redial", func() bool { return state() == "waiting to redial" })
 
 	peer.Endpoint = ""
 	b.eng.SetPeers([]PeerConfig{peer})
-	waitFor(t, func() bool {
+	testutil.Eventually(t, 10*time.Second, "office-b's dialer stopped", func() bool {
 		p := b.eng.peers.get("office-a")
 		p.slot.mu.Lock()
 		defer p.slot.mu.Unlock()
@@ -280,9 +281,10 @@ func TestRemovingTheEndpointStopsTheDialer(t *testing.T) {
 // expired certificate keeps that as its error when the goodbye then fails
 // to write.
 func TestTheFirstCauseOfAnEndIsKept(t *testing.T) {
+	testutil.CheckLeaks(t)
 	sock, other := net.Pipe()
 	defer other.Close()
-	c := &conn{e: &Engine{log: testLogger(t)}, p: &peer{name: "office-b"}, st: &handshake.Stream{Conn: sock}}
+	c := &conn{e: &Engine{log: testutil.Logger(t)}, p: &peer{name: "office-b"}, st: &handshake.Stream{Conn: sock}}
 	c.life.dead = make(chan struct{})
 	c.life.state.Store(uint32(connDraining))
 	c.setErr(errExpired)

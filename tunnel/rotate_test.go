@@ -10,6 +10,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
 	"github.com/tlsvpn/tlsvpn/internal/packet"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
@@ -58,6 +59,7 @@ func stream(t *testing.T, from, to *netiftest.Device, n int, gap time.Duration) 
 }
 
 func TestRotationLosesNothing(t *testing.T) {
+	testutil.CheckLeaks(t)
 	for _, tc := range []struct {
 		name    string
 		rotator func(a, b *site) *Engine
@@ -78,7 +80,7 @@ func TestRotationLosesNothing(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // rotate in the middle of the stream
 			tc.rotator(a, b).RotateAll("test")
 			wait()
-			waitFor(t, func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != before })
+			testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != before })
 			if ps := a.eng.Status().Peers[0]; ps.RotatedAt == nil {
 				t.Fatalf("status does not show the rotation: %+v", ps)
 			}
@@ -87,6 +89,7 @@ func TestRotationLosesNothing(t *testing.T) {
 }
 
 func TestConnectionsRotateAtMaximumAge(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	young := func(c *Config) { c.RotateAge = 300 * time.Millisecond }
 	devA, devB := netiftest.New("a", 1500, 0), netiftest.New("b", 1500, 0)
@@ -94,7 +97,7 @@ func TestConnectionsRotateAtMaximumAge(t *testing.T) {
 	newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: 100 * time.Millisecond}, false, nil, young)
 	waitConnected(t, a, "office-b")
 	first := a.eng.peers.get("office-b").current()
-	waitFor(t, func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
+	testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
 	stream(t, devA, devB, 100, 0)()
 }
 
@@ -104,6 +107,7 @@ func TestConnectionsRotateAtMaximumAge(t *testing.T) {
 // A (listens) to B (dials): A's sending side and B's receiving side reach
 // the limit.
 func TestConnectionsRotateAtTheRecordLimit(t *testing.T) {
+	testutil.CheckLeaks(t)
 	for _, tc := range []struct {
 		name    string
 		records uint64
@@ -126,12 +130,13 @@ func TestConnectionsRotateAtTheRecordLimit(t *testing.T) {
 			waitConnected(t, a, "office-b")
 			first := a.eng.peers.get("office-b").current()
 			stream(t, devA, devB, 1000, 200*time.Microsecond)()
-			waitFor(t, func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
+			testutil.Eventually(t, 10*time.Second, "office-a on a new connection", func() bool { c := a.eng.peers.get("office-b").current(); return c != nil && c != first })
 		})
 	}
 }
 
 func TestExpiredPeerIsClosedAtExpiry(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
 	devA, devB := netiftest.New("a", 1500, 0), netiftest.New("b", 1500, 0)
 	a := newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}}, true)
@@ -141,7 +146,7 @@ func TestExpiredPeerIsClosedAtExpiry(t *testing.T) {
 	cr := f.Credentials(short)
 	newSiteWith(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}}, false, cr, nil)
 	waitConnected(t, a, "office-b")
-	waitFor(t, func() bool { return a.eng.peers.get("office-b").current() == nil })
+	testutil.Eventually(t, 10*time.Second, "office-b's connection closed", func() bool { return a.eng.peers.get("office-b").current() == nil })
 	late := time.Since(short.Cert.NotAfter) // x509 keeps whole seconds
 	t.Logf("tunnel closed %v after the peer certificate expired", late.Round(time.Millisecond))
 	if late < 0 {

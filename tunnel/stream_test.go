@@ -8,36 +8,18 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/handshake"
 	"github.com/tlsvpn/tlsvpn/internal/certtest"
 	"github.com/tlsvpn/tlsvpn/internal/record"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 	"golang.org/x/sys/unix"
 )
-
-// syncBuf is a log sink shared by goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // sealed returns content sealed as records of typ on st.
 func sealed(t *testing.T, st *handshake.Stream, content []byte, typ record.ContentType) []byte {
@@ -98,13 +80,14 @@ func TestMalformedStreamEndsTheConnection(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckLeaks(t)
 			f := certtest.New(t, time.Now())
-			logs := &syncBuf{}
+			log, logs := testutil.CaptureLogs(t)
 			a := newSiteWith(t, f, "office-a", netiftest.New("a", 1500, netif.AllOffloads),
 				PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true, nil,
-				func(c *Config) { c.Log = slog.New(slog.NewTextHandler(logs, nil)) })
+				func(c *Config) { c.Log = log })
 
-			hs := handshake.New("office-b", creds(f, "office-b"), []handshake.PeerPolicy{{Name: "office-a"}}, testLogger(t), nil)
+			hs := handshake.New("office-b", creds(f, "office-b"), []handshake.PeerPolicy{{Name: "office-a"}}, testutil.Logger(t), nil)
 			raw, err := net.Dial("tcp", a.ln.Addr().String())
 			if err != nil {
 				t.Fatal(err)
@@ -129,8 +112,8 @@ func TestMalformedStreamEndsTheConnection(t *testing.T) {
 			if errors.As(err, &ne) && ne.Timeout() {
 				t.Fatal("the node kept the connection open")
 			}
-			waitFor(t, func() bool { return a.eng.peers.get("office-b").current() == nil })
-			waitFor(t, func() bool { return strings.Contains(logs.String(), tc.log) })
+			testutil.Eventually(t, 10*time.Second, "the connection closed", func() bool { return a.eng.peers.get("office-b").current() == nil })
+			testutil.Eventually(t, 10*time.Second, "log line "+tc.log, func() bool { return strings.Contains(logs.String(), tc.log) })
 			for _, line := range strings.Split(logs.String(), "\n") {
 				if strings.Contains(line, tc.log) {
 					if !strings.Contains(line, "peer=office-b") {
@@ -147,8 +130,9 @@ func TestMalformedStreamEndsTheConnection(t *testing.T) {
 // use the configured congestion control; a name the kernel lacks is logged
 // once and the connection still comes up with the host's default.
 func TestCongestionControlIsSetOnEveryConnection(t *testing.T) {
+	testutil.CheckLeaks(t)
 	f := certtest.New(t, time.Now())
-	logs := &syncBuf{}
+	log, logs := testutil.CaptureLogs(t)
 	withCC := func(cc string, log *slog.Logger) func(*Config) {
 		return func(c *Config) {
 			c.CongestionControl = cc
@@ -159,7 +143,7 @@ func TestCongestionControlIsSetOnEveryConnection(t *testing.T) {
 	}
 	a := newSiteWith(t, f, "office-a", netiftest.New("a", 1500, 0), PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB}}, true, nil, withCC("reno", nil))
 	b := newSiteWith(t, f, "office-b", netiftest.New("b", 1500, 0), PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA}}, false, nil,
-		withCC("no_such_cc", slog.New(slog.NewTextHandler(logs, nil))))
+		withCC("no_such_cc", log))
 	waitConnected(t, a, "office-b")
 	waitConnected(t, b, "office-a")
 	cc := func(c *conn) string {

@@ -47,22 +47,17 @@ type sendResult struct {
 // runSink accepts one TCP connection, reads it to the end, answers with the
 // byte count and CRC-32C it saw, and prints them as a tally.
 func runSink(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
-	listen := fs.String("listen", fmt.Sprintf("[::]:%d", sinkPort), "TCP address to accept one connection on")
-	life := fs.Duration("for", time.Minute, "give up after this long")
-	if err := parseFlags(fs, args); err != nil {
+	listen, life, err := serverFlags("sink", args, fmt.Sprintf("[::]:%d", sinkPort), "TCP address to accept one connection on", "give up after this long")
+	if err != nil {
 		return err
 	}
-	if err := checkDuration("for", *life, maxServerLife); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
 	fmt.Fprintf(out, "%s%s\n", readyLine, ln.Addr())
-	got, err := sinkOne(ln.(*net.TCPListener), time.Now().Add(*life))
+	got, err := sinkOne(ln.(*net.TCPListener), time.Now().Add(life))
 	if err != nil {
 		return err
 	}

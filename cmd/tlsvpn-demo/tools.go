@@ -56,6 +56,22 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// serverFlags parses the flags of a server tool called name: --listen, the
+// address to serve on (listenHelp says what it is), and --for, how long to
+// serve (forHelp), at most maxServerLife.
+func serverFlags(name string, args []string, listen, listenHelp, forHelp string) (string, time.Duration, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	addr := fs.String("listen", listen, listenHelp)
+	life := fs.Duration("for", time.Minute, forHelp)
+	if err := parseFlags(fs, args); err != nil {
+		return "", 0, err
+	}
+	if err := checkDuration("for", *life, maxServerLife); err != nil {
+		return "", 0, err
+	}
+	return *addr, *life, nil
+}
+
 // checkDuration returns a usage error unless 0 < d <= limit.
 func checkDuration(flagName string, d, limit time.Duration) error {
 	if d <= 0 || d > limit {

@@ -35,22 +35,17 @@ type probeResult struct {
 // runEchoServer answers every UDP datagram with the same bytes until --for
 // has passed.
 func runEchoServer(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("echo-server", flag.ContinueOnError)
-	listen := fs.String("listen", fmt.Sprintf("[::]:%d", echoPort), "UDP address to answer on")
-	life := fs.Duration("for", time.Minute, "exit after this long")
-	if err := parseFlags(fs, args); err != nil {
+	listen, life, err := serverFlags("echo-server", args, fmt.Sprintf("[::]:%d", echoPort), "UDP address to answer on", "exit after this long")
+	if err != nil {
 		return err
 	}
-	if err := checkDuration("for", *life, maxServerLife); err != nil {
-		return err
-	}
-	conn, err := net.ListenPacket("udp", *listen)
+	conn, err := net.ListenPacket("udp", listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer conn.Close()
 	fmt.Fprintf(out, "%s%s\n", readyLine, conn.LocalAddr())
-	if err := conn.SetDeadline(time.Now().Add(*life)); err != nil {
+	if err := conn.SetDeadline(time.Now().Add(life)); err != nil {
 		return fmt.Errorf("set deadline: %w", err)
 	}
 	return echo(conn)

@@ -1,5 +1,5 @@
 // Command tlsvpn is a site-to-site VPN over TLS 1.3 with mutual X.509
-// certificates. See README.md and DESIGN.md for the commands.
+// certificates. docs/cli.md lists the commands.
 package main
 
 import (
@@ -17,7 +17,7 @@ var version = "dev"
 // buildCommands are hidden commands that build tags add (gendocs.go).
 var buildCommands []func() *cobra.Command
 
-// Exit codes (DESIGN.md).
+// Exit codes (docs/cli.md).
 const (
 	exitOK      = 0
 	exitFailure = 1

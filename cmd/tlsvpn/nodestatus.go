@@ -7,28 +7,8 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/control"
-	"github.com/tlsvpn/tlsvpn/tunnel"
+	"github.com/tlsvpn/tlsvpn/internal/status"
 )
-
-// statusVersion is the version of the status object (docs/status.md).
-const statusVersion = 1
-
-// nodeStatus is the reply to a status request, and `status --json`.
-type nodeStatus struct {
-	Version    int           `json:"version"`
-	Node       string        `json:"node"`
-	Config     string        `json:"config"`
-	Interface  string        `json:"interface"`
-	Listen     string        `json:"listen,omitempty"`
-	PID        int           `json:"pid"`
-	Started    time.Time     `json:"started"`
-	LastReload *time.Time    `json:"last_reload,omitempty"`
-	ReloadErr  string        `json:"reload_error,omitempty"`
-	Routes     []string      `json:"routes"`
-	Warnings   []string      `json:"warnings"`
-	Runtime    runtimeStatus `json:"runtime"`
-	Tunnel     tunnel.Status `json:"tunnel"`
-}
 
 // handle answers a request on the control socket: the node's status,
 // assembled from the engine, the host and the reload record.
@@ -39,10 +19,10 @@ func (n *node) handle(req string) (any, error) {
 	routes := n.host.installed()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s := nodeStatus{
-		Version: statusVersion, Node: n.boot.Name, Config: n.boot.Path, Interface: n.host.ifname,
+	s := status.Node{
+		Version: status.Version, Node: n.boot.Name, Config: n.boot.Path, Interface: n.host.ifname,
 		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
-		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: readRuntime(),
+		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: status.ReadRuntime(),
 	}
 	now := time.Now()
 	for _, f := range health(n.hs.Credentials(), s.Tunnel.Peers, n.cfg.TLS.ExpiryWarning, now) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tlsvpn/tlsvpn/config"
 	"github.com/tlsvpn/tlsvpn/internal/control"
+	"github.com/tlsvpn/tlsvpn/internal/status"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -42,7 +43,7 @@ configured peer: state, endpoint, certificate, TLS parameters, traffic and drops
 				_, err := fmt.Fprintf(c.OutOrStdout(), "%s\n", raw)
 				return err
 			}
-			var s nodeStatus
+			var s status.Node
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return fmt.Errorf("decode status: %w", err)
 			}
@@ -55,7 +56,7 @@ configured peer: state, endpoint, certificate, TLS parameters, traffic and drops
 	return c
 }
 
-func printStatus(w io.Writer, s *nodeStatus, now time.Time) {
+func printStatus(w io.Writer, s *status.Node, now time.Time) {
 	fmt.Fprintf(w, "node %s (pid %d), interface %s, up %s\n", s.Node, s.PID, s.Interface, now.Sub(s.Started).Round(time.Second))
 	if s.Listen != "" {
 		fmt.Fprintf(w, "  listening on %s\n", s.Listen)

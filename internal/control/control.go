@@ -21,7 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Requests a client may send.
+// RequestStatus asks the node for its status (internal/status.Node). It is
+// the only request a client may send.
 const RequestStatus = "status"
 
 // ioTimeout bounds one exchange on the socket.

@@ -4,21 +4,12 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// openssl runs the openssl binary, skipping the test when there is none.
-func openssl(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed; it is the outside reader of the extension")
-	}
-	out, err := exec.Command("openssl", args...).CombinedOutput()
-	return string(out), err
-}
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
+)
 
 func writeCert(t *testing.T, c *x509.Certificate) string {
 	t.Helper()
@@ -32,7 +23,7 @@ func writeCert(t *testing.T, c *x509.Certificate) string {
 func TestOpenSSLShowsTheExtension(t *testing.T) {
 	_, leaf := chainWith(t, mustMarshal(t, "0.0.0.0/0", "::/0"),
 		mustMarshal(t, "10.1.0.0/24", "10.0.0.0/24", "10.0.1.0/25", "fd01::/64"))
-	out, err := openssl(t, "x509", "-noout", "-text", "-in", writeCert(t, leaf))
+	out, err := testutil.OpenSSL(t, "", "x509", "-noout", "-text", "-in", writeCert(t, leaf))
 	if err != nil {
 		t.Fatalf("openssl x509: %v\n%s", err, out)
 	}
@@ -59,7 +50,7 @@ func TestOpenSSLVerifiesNestedBlocks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ca, leaf := chainWith(t, mustMarshal(t, tt.ca...), mustMarshal(t, tt.leaf...))
-			out, err := openssl(t, "verify", "-CAfile", writeCert(t, ca), writeCert(t, leaf))
+			out, err := testutil.OpenSSL(t, "", "verify", "-CAfile", writeCert(t, ca), writeCert(t, leaf))
 			if ok := err == nil; ok != tt.ok {
 				t.Errorf("openssl verify succeeded %v, want %v:\n%s", ok, tt.ok, out)
 			}

@@ -1,5 +1,6 @@
-// Package lab builds the test topology of DESIGN.md ("Test topology") out of
-// Linux network namespaces, runs programs inside it and tears it down again.
+// Package lab builds the test topology of docs/design.md ("The test
+// topology") out of Linux network namespaces, runs programs inside it and
+// tears it down again.
 // The integration tests, the demo (cmd/tlsvpn-demo) and the benchmark use it.
 //
 //	lanA host 10.1.0.10/24 fd01::10/64                       lanB host 10.2.0.10/24 fd02::10/64

@@ -26,7 +26,7 @@ func (t *Topology) SetLink(ns, dev string, up bool) error {
 }
 
 // addressPlan holds every prefix the topology and its tunnels use
-// (TESTING.md). Ping sends nowhere else.
+// (docs/design.md, "The test topology"). Ping sends nowhere else.
 var addressPlan = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/24"),
 	netip.MustParsePrefix("198.18.1.0/24"), // a second underlay (remote access, containers)
@@ -67,7 +67,19 @@ var pingReceived = regexp.MustCompile(`(\d+) (?:packets )?received`)
 // and printed its summary, whatever the loss; otherwise (no route, ping not
 // installed, a bad argument) err says why and received is 0.
 func (t *Topology) Ping(from, to string, count int) (received int, out string, err error) {
-	return ping(func(args ...string) (string, error) { return t.Run(from, "ping", args...) }, from, to, count)
+	return t.PingFrom(from, "", to, count)
+}
+
+// PingFrom is Ping with the echoes sent from source address src ("-I src"),
+// which must be configured in namespace from; "" lets the kernel choose.
+func (t *Topology) PingFrom(from, src, to string, count int) (received int, out string, err error) {
+	run := func(args ...string) (string, error) {
+		if src != "" {
+			args = append([]string{"-I", src}, args...)
+		}
+		return t.Run(from, "ping", args...)
+	}
+	return ping(run, from, to, count)
 }
 
 // ping runs ping through run, with the arguments and checks of

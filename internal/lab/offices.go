@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Office is one of the two tlsvpn nodes of the DESIGN.md topology, as the
+// Office is one of the two tlsvpn nodes of the test topology, as the
 // demo and the benchmark run them.
 type Office struct {
 	Name, Peer string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,9 +44,33 @@ const (
 
 var prefixSeq atomic.Uint32
 
+// processPrefix starts the name of every namespace this package makes in
+// this process (New, EnterNetns, UniqueName, containers).
+func processPrefix() string { return fmt.Sprintf("tv%dx", os.Getpid()) }
+
 // nextPrefix returns a prefix unique to this process and call: "tv<pid>x<n>".
 func nextPrefix() string {
-	return fmt.Sprintf("tv%dx%d", os.Getpid(), prefixSeq.Add(1))
+	return fmt.Sprintf("%s%d", processPrefix(), prefixSeq.Add(1))
+}
+
+// ProcessNamespaces lists the named network namespaces this package made
+// in this process that still exist, for a leak check: none once every
+// topology, namespace and container is closed.
+func ProcessNamespaces() ([]string, error) {
+	entries, err := os.ReadDir(netnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list network namespaces: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), processPrefix()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
 }
 
 // UniqueName returns a network namespace name unique to this process and

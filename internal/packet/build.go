@@ -42,21 +42,13 @@ func ICMPEcho(src, dst netip.Addr, id, seq uint16, payload []byte) []byte {
 // ICMP returns an ICMP (IPv4) or ICMPv6 (IPv6) message of type typ and
 // code; body is what follows the checksum: the 4-byte rest of the header
 // (echo identifier and sequence number, an error's unused word or MTU)
-// and the data (an error's quoted packet).
+// and the data (an error's quoted packet). A body shorter than 4 bytes is
+// padded with zeros.
 func ICMP(src, dst netip.Addr, typ, code uint8, body []byte) []byte {
-	proto := uint8(ProtoICMP)
-	if !src.Is4() {
-		proto = ProtoICMPv6
-	}
-	b := newIP(src, dst, proto, 4+len(body))
-	m := b[ipHeaderLen(src):]
-	m[0], m[1] = typ, code
-	copy(m[4:], body)
-	var pseudo uint16
-	if proto == ProtoICMPv6 {
-		pseudo = PseudoSum(b, proto, len(m))
-	}
-	binary.BigEndian.PutUint16(m[2:], Checksum(m, pseudo))
+	b := newIP(src, dst, 0, ICMPHdrLen+max(len(body)-4, 0))
+	var rest [4]byte
+	n := copy(rest[:], body)
+	PutICMP(b, src, dst, typ, code, rest, body[n:])
 	return b
 }
 

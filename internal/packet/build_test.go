@@ -1,7 +1,9 @@
 package packet_test
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -80,4 +82,102 @@ func TestBuildersPanicOnMixedFamilies(t *testing.T) {
 		}
 	}()
 	packet.UDP(a4, b6, nil)
+}
+
+func TestPutICMPWritesWhatICMPBuilds(t *testing.T) {
+	quote := packet.UDP(a4, b4, []byte("quoted datagram"))
+	for _, tc := range []struct {
+		name     string
+		src, dst netip.Addr
+	}{
+		{"an ICMP error", b4.Addr(), a4.Addr()},
+		{"an ICMPv6 error", b6.Addr(), a6.Addr()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := packet.ICMP(tc.src, tc.dst, 3, 13, append(make([]byte, 4), quote...))
+			buf := bytes.Repeat([]byte{0xee}, 2000) // stale bytes must not leak into the packet
+			n := packet.PutICMP(buf, tc.src, tc.dst, 3, 13, [4]byte{}, quote)
+			if !bytes.Equal(buf[:n], want) {
+				t.Fatalf("PutICMP wrote\n%x\nICMP builds\n%x", buf[:n], want)
+			}
+			if err := verifyIP(buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestPutICMPRefusesWhatItCannotWrite(t *testing.T) {
+	buf := make([]byte, 100)
+	for _, tc := range []struct {
+		name     string
+		b        []byte
+		src, dst netip.Addr
+		data     []byte
+	}{
+		{"a buffer too small", buf[:35], b4.Addr(), a4.Addr(), make([]byte, 8)},
+		{"addresses of two families", buf, b4.Addr(), a6.Addr(), nil},
+		{"an IPv4-mapped source", buf, netip.AddrFrom16(b4.Addr().As16()), a6.Addr(), nil},
+		{"no source", buf, netip.Addr{}, netip.Addr{}, nil},
+		{"more data than an IPv4 length field counts", make([]byte, 70000), b4.Addr(), a4.Addr(), make([]byte, 0xffff-27)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := packet.PutICMP(tc.b, tc.src, tc.dst, 3, 13, [4]byte{}, tc.data); n != 0 {
+				t.Fatalf("PutICMP = %d, want 0", n)
+			}
+		})
+	}
+}
+
+func TestFragmentsReassemble(t *testing.T) {
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 200) // 3,200 bytes
+	for _, tc := range []struct {
+		name string
+		ip   []byte
+	}{
+		{"an IPv4 UDP datagram", packet.UDP(a4, b4, payload)},
+		{"an IPv6 UDP datagram", packet.UDP(a6, b6, payload)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			frags := packet.Fragments(tc.ip, 1280, 0xabcd)
+			if len(frags) != 3 {
+				t.Fatalf("%d fragments, want 3", len(frags))
+			}
+			var data []byte
+			for n, f := range frags {
+				if len(f) > 1280 {
+					t.Errorf("fragment %d has %d bytes", n, len(f))
+				}
+				i, err := packet.Parse(f)
+				if err != nil {
+					t.Fatalf("fragment %d: Parse: %v", n, err)
+				}
+				want := packet.LaterFragment
+				if n == 0 {
+					want = packet.FirstFragment
+				}
+				if i.Frag != want || i.FragID != 0xabcd || i.Proto != packet.ProtoUDP {
+					t.Fatalf("fragment %d: Frag %v, FragID %#x, Proto %d", n, i.Frag, i.FragID, i.Proto)
+				}
+				if i.Version == 4 {
+					if err := verifyIPv4Header(f); err != nil {
+						t.Fatalf("fragment %d: %v", n, err)
+					}
+				}
+				data = append(data, f[i.L4Off:]...)
+			}
+			hl := len(tc.ip) - len(payload) - packet.UDPHdrLen
+			if !bytes.Equal(data, tc.ip[hl:]) {
+				t.Fatal("the fragments' data is not the datagram's")
+			}
+		})
+	}
+}
+
+// verifyIPv4Header checks the header checksum alone.
+func verifyIPv4Header(ip []byte) error {
+	if refSum(ip[:packet.IPv4HdrLen]) != 0xffff {
+		return errors.New("IPv4 header checksum wrong")
+	}
+	return nil
 }

@@ -60,6 +60,11 @@ type Info struct {
 	Proto uint8
 	L4Off int // offset of the transport header (IPv4: IHL*4); in a LaterFragment, of its data
 	Frag  Fragment
+	// FragID is a fragment's identification, which its datagram's
+	// fragments share with its source, destination and protocol: the
+	// IPv4 header's 16 bits or the IPv6 fragment header's 32; 0 in a
+	// whole datagram.
+	FragID uint32
 
 	// HasL4 says the transport fields below were read: TCP, UDP, ICMP in
 	// IPv4 or ICMPv6 in IPv6, not in a LaterFragment.
@@ -143,10 +148,10 @@ func (i *Info) parse4(b []byte, quoted bool) error {
 	i.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 	switch frag := binary.BigEndian.Uint16(b[6:]); {
 	case frag&0x1fff != 0: // fragment offset
-		i.Frag = LaterFragment
+		i.Frag, i.FragID = LaterFragment, uint32(binary.BigEndian.Uint16(b[4:]))
 		return nil
 	case frag&0x2000 != 0: // more fragments
-		i.Frag = FirstFragment
+		i.Frag, i.FragID = FirstFragment, uint32(binary.BigEndian.Uint16(b[4:]))
 	}
 	return i.parseL4(b, quoted)
 }
@@ -186,13 +191,13 @@ func (i *Info) parse6(b []byte, quoted bool) error {
 			return ErrShort
 		}
 		if next == ProtoFragment {
-			frag := binary.BigEndian.Uint16(b[off+2:])
+			frag, id := binary.BigEndian.Uint16(b[off+2:]), binary.BigEndian.Uint32(b[off+4:])
 			if frag&0xfff8 != 0 { // fragment offset
-				i.Proto, i.L4Off, i.Frag = b[off], off+size, LaterFragment
+				i.Proto, i.L4Off, i.Frag, i.FragID = b[off], off+size, LaterFragment, id
 				return nil
 			}
 			if frag&1 != 0 { // more fragments
-				i.Frag = FirstFragment
+				i.Frag, i.FragID = FirstFragment, id
 			}
 		}
 		next, off = b[off], off+size
@@ -250,21 +255,52 @@ func (i *Info) parseL4(b []byte, quoted bool) error {
 // header of at least ICMPHdrLen bytes, and finds an error's quote.
 func (i *Info) parseICMP(l4 []byte, quoted bool) {
 	i.ICMPType, i.ICMPCode = l4[0], l4[1]
-	var echo, isErr bool
-	if i.Version == 4 {
-		echo = i.ICMPType == ICMPv4EchoRequest || i.ICMPType == ICMPv4EchoReply
-		switch i.ICMPType {
-		case ICMPv4Unreachable, ICMPv4SourceQuench, ICMPv4Redirect, ICMPv4TimeExceeded, ICMPv4ParamProblem:
-			isErr = true
-		}
-	} else {
-		echo = i.ICMPType == ICMPv6EchoRequest || i.ICMPType == ICMPv6EchoReply
-		isErr = i.ICMPType < icmpv6FirstNonError
-	}
-	if echo {
+	if i.EchoRequest() || i.EchoReply() {
 		i.EchoID = binary.BigEndian.Uint16(l4[4:])
 	}
-	if isErr && !quoted && len(l4) > ICMPHdrLen {
+	if i.ICMPError() && !quoted && len(l4) > ICMPHdrLen {
 		i.Quote = i.L4Off + ICMPHdrLen
 	}
+}
+
+// isICMP reports whether i's transport header is ICMP in IPv4 or ICMPv6
+// in IPv6, and was read.
+func (i *Info) isICMP() bool {
+	return i.HasL4 && (i.Version == 4 && i.Proto == ProtoICMP || i.Version == 6 && i.Proto == ProtoICMPv6)
+}
+
+// ICMPError reports whether i is an ICMP or ICMPv6 error message:
+// destination unreachable, source quench, redirect, time exceeded or
+// parameter problem in IPv4 (RFC 792), a type below 128 in IPv6 (RFC 4443
+// §2.1). No error is ever sent about an error (RFC 1122 §3.2.2, RFC 4443
+// §2.4).
+func (i *Info) ICMPError() bool {
+	if !i.isICMP() {
+		return false
+	}
+	if i.Version == 6 {
+		return i.ICMPType < icmpv6FirstNonError
+	}
+	switch i.ICMPType {
+	case ICMPv4Unreachable, ICMPv4SourceQuench, ICMPv4Redirect, ICMPv4TimeExceeded, ICMPv4ParamProblem:
+		return true
+	}
+	return false
+}
+
+// EchoRequest reports whether i is an ICMP or ICMPv6 echo request.
+func (i *Info) EchoRequest() bool {
+	return i.isICMP() && i.ICMPType == map4or6(i.Version, ICMPv4EchoRequest, ICMPv6EchoRequest)
+}
+
+// EchoReply reports whether i is an ICMP or ICMPv6 echo reply.
+func (i *Info) EchoReply() bool {
+	return i.isICMP() && i.ICMPType == map4or6(i.Version, ICMPv4EchoReply, ICMPv6EchoReply)
+}
+
+func map4or6(version, v4, v6 uint8) uint8 {
+	if version == 4 {
+		return v4
+	}
+	return v6
 }

@@ -155,6 +155,36 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestParseReadsTheFragmentIdentification(t *testing.T) {
+	withID6 := func(p []byte) []byte { // the fragment header follows the fixed header
+		return mod(p, func(c []byte) { binary.BigEndian.PutUint32(c[packet.IPv6HdrLen+4:], 0xdeadbeef) })
+	}
+	withID4 := func(p []byte) []byte { return mod(p, func(c []byte) { binary.BigEndian.PutUint16(c[4:], 0xbeef) }) }
+	for _, tc := range []struct {
+		name string
+		ip   []byte
+		want uint32
+	}{
+		{"an IPv4 first fragment has the header's 16 bits", withID4(fragment4(udp4, 0x2000)), 0xbeef},
+		{"an IPv4 later fragment has the header's 16 bits", withID4(fragment4(udp4, 185)), 0xbeef},
+		{"a whole IPv4 datagram has none", withID4(udp4), 0},
+		{"an IPv6 first fragment has the fragment header's 32 bits", withID6(withExt(udp6, first)), 0xdeadbeef},
+		{"an IPv6 later fragment has the fragment header's 32 bits", withID6(withExt(udp6, later)), 0xdeadbeef},
+		{"an IPv6 atomic fragment is whole and has none", withID6(withExt(udp6, atomic)), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// the IPv4 header checksum is not Parse's concern
+			got, err := packet.Parse(tc.ip)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got.FragID != tc.want {
+				t.Fatalf("FragID = %#x, want %#x", got.FragID, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	nine := make([]ext, 9)
 	for i := range nine {
@@ -347,6 +377,44 @@ func BenchmarkParse(b *testing.B) {
 					b.Fatal(err)
 				}
 				sinkInfo = info
+			}
+		})
+	}
+}
+
+func TestICMPClassification(t *testing.T) {
+	reply4 := packet.ICMP(b4.Addr(), a4.Addr(), packet.ICMPv4EchoReply, 0, make([]byte, 4))
+	reply6 := packet.ICMP(b6.Addr(), a6.Addr(), packet.ICMPv6EchoReply, 0, make([]byte, 4))
+	for _, tc := range []struct {
+		name                string
+		ip                  []byte
+		err, request, reply bool
+	}{
+		{"an ICMP echo request", echo4, false, true, false},
+		{"an ICMPv6 echo request", echo6, false, true, false},
+		{"an ICMP echo reply", reply4, false, false, true},
+		{"an ICMPv6 echo reply", reply6, false, false, true},
+		{"an ICMP destination unreachable", icmpError(packet.ICMPv4Unreachable, udp4), true, false, false},
+		{"an ICMP time exceeded without a quote", packet.ICMP(b4.Addr(), a4.Addr(), packet.ICMPv4TimeExceeded, 0, make([]byte, 4)), true, false, false},
+		{"an ICMPv6 packet too big", icmpError(packet.ICMPv6PacketTooBig, tcp6), true, false, false},
+		{"an ICMPv6 router solicitation (informational)", packet.ICMP(a6.Addr(), b6.Addr(), 133, 0, make([]byte, 4)), false, false, false},
+		{"ICMP type 8 inside IPv6 (not ICMPv6)", mod(echo6, func(c []byte) { c[6] = packet.ProtoICMP }), false, false, false},
+		{"ICMPv6 inside IPv4 (not ICMP)", mod(icmpError(packet.ICMPv4Unreachable, udp4), func(c []byte) { c[9] = packet.ProtoICMPv6 }), false, false, false},
+		{"a UDP datagram", udp4, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i, err := packet.Parse(tc.ip)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := i.ICMPError(); got != tc.err {
+				t.Errorf("ICMPError = %v, want %v", got, tc.err)
+			}
+			if got := i.EchoRequest(); got != tc.request {
+				t.Errorf("EchoRequest = %v, want %v", got, tc.request)
+			}
+			if got := i.EchoReply(); got != tc.reply {
+				t.Errorf("EchoReply = %v, want %v", got, tc.reply)
 			}
 		})
 	}

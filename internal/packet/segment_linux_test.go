@@ -3,13 +3,13 @@ package packet_test
 import (
 	"bytes"
 	"encoding/binary"
-	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
 	"github.com/tlsvpn/tlsvpn/internal/packet"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 	"github.com/tlsvpn/tlsvpn/netif"
 )
 
@@ -21,8 +21,9 @@ type kernelRouter struct {
 	in, out *netif.TUN
 }
 
-// Address plan (TESTING.md): site LAN A sends through the router to site
-// LAN B; neither host exists beyond the packets the test writes.
+// Address plan (docs/design.md, "The test topology"): site LAN A sends
+// through the router to site LAN B; neither host exists beyond the packets
+// the test writes.
 var (
 	lanA4 = netip.MustParseAddrPort("10.1.0.10:40000")
 	lanB4 = netip.MustParseAddrPort("10.2.0.10:5201")
@@ -38,7 +39,7 @@ func newKernelRouter(t *testing.T) *kernelRouter {
 	for _, key := range []string{"net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"} {
 		lab.SetSysctl(t, key, "0")
 	}
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	log := testutil.Logger(t)
 	r := &kernelRouter{}
 	for _, d := range []struct {
 		dev     **netif.TUN

@@ -109,6 +109,29 @@ func createCA(o Options, name string, days int) (*ca, error) {
 	return &ca{dir: o.Dir, cert: cert, key: key, index: &index{Version: indexVersion}}, nil
 }
 
+// withCurrent runs f, holding the CA of o.Dir locked, on the current
+// certificate of name: the command op (named in every error) acts on a
+// certificate the CA issued. hint follows the error for a name it never
+// issued to.
+func withCurrent(o Options, op, name, hint string, f func(c *ca, r *record) error) error {
+	if err := ValidateName(name); err != nil {
+		return fmt.Errorf("pki %s: %w", op, err)
+	}
+	c, err := openCA(o)
+	if err != nil {
+		return fmt.Errorf("pki %s: %w", op, err)
+	}
+	defer c.unlock()
+	r := c.index.current(name)
+	if r == nil {
+		return fmt.Errorf("pki %s: %w", op, errorf(ErrUnknownName, "the CA in %s never issued a certificate to %q%s", o.Dir, name, hint))
+	}
+	if err := f(c, r); err != nil {
+		return fmt.Errorf("pki %s: %w", op, err)
+	}
+	return nil
+}
+
 // openCA locks o.Dir and loads its CA; the caller must call c.unlock.
 func openCA(o Options) (*ca, error) {
 	if err := checkCA(o.Dir); err != nil {

@@ -14,28 +14,17 @@ import (
 // index.json and re-signs crl.pem with its serial added. The files stay in
 // place; issue --force replaces them.
 func Revoke(o Options, name string) error {
-	if err := ValidateName(name); err != nil {
-		return fmt.Errorf("pki revoke: %w", err)
-	}
-	c, err := openCA(o)
-	if err != nil {
-		return fmt.Errorf("pki revoke: %w", err)
-	}
-	defer c.unlock()
-	r := c.index.current(name)
-	if r == nil {
-		return fmt.Errorf("pki revoke: %w", errorf(ErrUnknownName, "the CA in %s never issued a certificate to %q", o.Dir, name))
-	}
-	if r.RevokedAt != nil {
-		return fmt.Errorf("pki revoke: %w", errorf(ErrRevoked, "%s (serial %s) was revoked at %s already",
-			name, r.Serial, r.RevokedAt.Format(time.RFC3339)))
-	}
-	now := o.now()
-	r.RevokedAt = &now
-	if err := c.writeCRL(now); err != nil {
-		return fmt.Errorf("pki revoke: %w (the revocation is recorded; run tlsvpn pki crl --dir %s)", err, o.Dir)
-	}
-	return nil
+	return withCurrent(o, "revoke", name, "", func(c *ca, r *record) error {
+		if r.RevokedAt != nil {
+			return errorf(ErrRevoked, "%s (serial %s) was revoked at %s already", name, r.Serial, r.RevokedAt.Format(time.RFC3339))
+		}
+		now := o.now()
+		r.RevokedAt = &now
+		if err := c.writeCRL(now); err != nil {
+			return fmt.Errorf("%w (the revocation is recorded; run tlsvpn pki crl --dir %s)", err, o.Dir)
+		}
+		return nil
+	})
 }
 
 // SignCRL re-signs crl.pem: the next CRL number, thisUpdate now, nextUpdate

@@ -19,6 +19,12 @@ var (
 	ErrRevoked = errors.New("revoked")
 	// ErrInsecureKey reports a CA key that group or others can read.
 	ErrInsecureKey = errors.New("key readable by others")
+	// ErrBadRequest reports a certificate request that Sign refuses.
+	ErrBadRequest = errors.New("bad certificate request")
+	// ErrNotClient reports a bundle asked for a name whose certificate is not a client's.
+	ErrNotClient = errors.New("not a client certificate")
+	// ErrNoKey reports a bundle asked for a name whose key is not in the PKI directory.
+	ErrNoKey = errors.New("key not held")
 )
 
 // kindError is an error of a sentinel kind whose message does not repeat

@@ -83,44 +83,39 @@ func encodeKey(key *ecdsa.PrivateKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// readPEM returns the DER of the first PEM block of type typ in path.
-func readPEM(path, typ string) ([]byte, error) {
+// readPEM parses, with parse, the DER of the first PEM block of type typ
+// in path; a parse error names the file.
+func readPEM[T any](path, typ string, parse func(der []byte) (T, error)) (T, error) {
+	var zero T
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	for rest := data; ; {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
 		if b == nil {
-			return nil, fmt.Errorf("%s: no %s PEM block", path, typ)
+			return zero, fmt.Errorf("%s: no %s PEM block", path, typ)
 		}
-		if b.Type == typ {
-			return b.Bytes, nil
+		if b.Type != typ {
+			continue
 		}
+		v, err := parse(b.Bytes)
+		if err != nil {
+			return zero, fmt.Errorf("%s: %w", path, err)
+		}
+		return v, nil
 	}
 }
 
 func readCert(path string) (*x509.Certificate, error) {
-	der, err := readPEM(path, "CERTIFICATE")
-	if err != nil {
-		return nil, err
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return readPEM(path, "CERTIFICATE", x509.ParseCertificate)
 }
 
 func readKey(path string) (crypto.Signer, error) {
-	der, err := readPEM(path, "PRIVATE KEY")
+	k, err := readPEM(path, "PRIVATE KEY", x509.ParsePKCS8PrivateKey)
 	if err != nil {
 		return nil, err
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s, ok := k.(crypto.Signer)
 	if !ok {

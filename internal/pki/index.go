@@ -27,14 +27,21 @@ type index struct {
 
 // record is one certificate the CA issued.
 type record struct {
-	Name       string         `json:"name"`
-	Serial     string         `json:"serial"` // lowercase hex
-	NotBefore  time.Time      `json:"not_before"`
-	NotAfter   time.Time      `json:"not_after"`
-	Days       int            `json:"days"` // lifetime asked for; renew reuses it
-	Routes     []netip.Prefix `json:"routes,omitempty"`
-	ReplacedAt *time.Time     `json:"replaced_at,omitempty"` // set by renew or issue --force
-	RevokedAt  *time.Time     `json:"revoked_at,omitempty"`
+	Name        string         `json:"name"`
+	Serial      string         `json:"serial"` // lowercase hex
+	NotBefore   time.Time      `json:"not_before"`
+	NotAfter    time.Time      `json:"not_after"`
+	Days        int            `json:"days"` // lifetime asked for; renew reuses it
+	Routes      []netip.Prefix `json:"routes,omitempty"`
+	Groups      []string       `json:"groups,omitempty"`       // a client's OUs
+	FromRequest bool           `json:"from_request,omitempty"` // signed from a request: no NAME.key here
+	ReplacedAt  *time.Time     `json:"replaced_at,omitempty"`  // set by renew or issue --force
+	RevokedAt   *time.Time     `json:"revoked_at,omitempty"`
+}
+
+// profile returns what the certificate of r is for; renew issues the same.
+func (r *record) profile() Profile {
+	return Profile{Days: r.Days, Routes: r.Routes, Groups: r.Groups}
 }
 
 func (r *record) serial() *big.Int {
@@ -104,8 +111,8 @@ func List(o Options) ([]Entry, error) {
 	})
 	out := make([]Entry, 0, len(recs))
 	for _, r := range recs {
-		e := Entry{Name: r.Name, Serial: r.serial(), NotAfter: r.NotAfter, Routes: r.Routes,
-			Current: r.ReplacedAt == nil, Revoked: r.RevokedAt != nil}
+		e := Entry{Name: r.Name, Serial: r.serial(), NotAfter: r.NotAfter, Routes: r.Routes, Groups: r.Groups,
+			Current: r.ReplacedAt == nil, Revoked: r.RevokedAt != nil, FromRequest: r.FromRequest}
 		if e.Revoked {
 			e.RevokedAt = *r.RevokedAt
 		}

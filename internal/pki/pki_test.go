@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/ipblocks"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
 )
 
 // clock is an injected clock that tests move forward by hand.
@@ -40,18 +40,9 @@ func mustIssue(t *testing.T, o Options, name string, routes ...string) {
 	for _, r := range routes {
 		ps = append(ps, netip.MustParsePrefix(r))
 	}
-	if err := Issue(o, name, DefaultNodeDays, ps, false); err != nil {
+	if err := Issue(o, name, Profile{Days: DefaultNodeDays, Routes: ps}, false); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func openssl(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed; it is the outside checker of what the CA writes")
-	}
-	out, err := exec.Command("openssl", args...).CombinedOutput()
-	return string(out), err
 }
 
 func loadCert(t *testing.T, path string) *x509.Certificate {
@@ -80,7 +71,7 @@ func TestIssuedCertificatesVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			mustIssue(t, o, tt.node, tt.routes...)
 			path := filepath.Join(o.Dir, tt.node+".pem")
-			if out, err := openssl(t, "verify", "-CAfile", filepath.Join(o.Dir, "ca.pem"), path); err != nil {
+			if out, err := testutil.OpenSSL(t, "", "verify", "-CAfile", filepath.Join(o.Dir, "ca.pem"), path); err != nil {
 				t.Errorf("openssl verify: %v\n%s", err, out)
 			}
 			leaf := loadCert(t, path)
@@ -122,7 +113,7 @@ func TestCRLRevokesOnlyTheRevoked(t *testing.T) {
 	mustIssue(t, o, "office-a")
 	mustIssue(t, o, "office-b", "10.2.0.0/24")
 	verify := func(name string) (string, error) {
-		return openssl(t, "verify", "-crl_check", "-CRLfile", filepath.Join(o.Dir, "crl.pem"),
+		return testutil.OpenSSL(t, "", "verify", "-crl_check", "-CRLfile", filepath.Join(o.Dir, "crl.pem"),
 			"-CAfile", filepath.Join(o.Dir, "ca.pem"), filepath.Join(o.Dir, name+".pem"))
 	}
 	for _, name := range []string{"office-a", "office-b"} {
@@ -157,7 +148,7 @@ func TestCRLRevokesOnlyTheRevoked(t *testing.T) {
 func TestOpenSSLParsesTheCRL(t *testing.T) {
 	o, _ := newCA(t)
 	crl := filepath.Join(o.Dir, "crl.pem")
-	out, err := openssl(t, "crl", "-noout", "-text", "-in", crl)
+	out, err := testutil.OpenSSL(t, "", "crl", "-noout", "-text", "-in", crl)
 	if err != nil || !strings.Contains(out, "No Revoked Certificates") || !strings.Contains(out, "X509v3 CRL Number") {
 		t.Errorf("openssl crl of the empty CRL: %v\n%s", err, out)
 	}
@@ -170,7 +161,7 @@ func TestOpenSSLParsesTheCRL(t *testing.T) {
 	if len(serial)%2 == 1 {
 		serial = "0" + serial
 	}
-	out, err = openssl(t, "crl", "-noout", "-text", "-in", crl)
+	out, err = testutil.OpenSSL(t, "", "crl", "-noout", "-text", "-in", crl)
 	if err != nil || !strings.Contains(out, "Serial Number: "+serial) {
 		t.Errorf("openssl crl does not list serial %s: %v\n%s", serial, err, out)
 	}
@@ -194,7 +185,7 @@ func TestSignCRLAdvancesNumberAndDates(t *testing.T) {
 
 func readCRL(t *testing.T, o Options) *x509.RevocationList {
 	t.Helper()
-	der, err := readPEM(filepath.Join(o.Dir, "crl.pem"), "X509 CRL")
+	der, err := readPEM(filepath.Join(o.Dir, "crl.pem"), "X509 CRL", func(der []byte) ([]byte, error) { return der, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,12 +225,12 @@ func TestIssueRefusesToReplaceWithoutForce(t *testing.T) {
 	o, _ := newCA(t)
 	mustIssue(t, o, "office-a")
 	before := loadCert(t, filepath.Join(o.Dir, "office-a.pem"))
-	err := Issue(o, "office-a", 30, nil, false)
+	err := Issue(o, "office-a", Profile{Days: 30}, false)
 	want := "office-a.pem exists in " + o.Dir + "; use --force to replace it"
 	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("second issue = %v, want ErrExists saying %q", err, want)
 	}
-	if err := Issue(o, "office-a", 30, nil, true); err != nil {
+	if err := Issue(o, "office-a", Profile{Days: 30}, true); err != nil {
 		t.Fatalf("issue --force: %v", err)
 	}
 	after := loadCert(t, filepath.Join(o.Dir, "office-a.pem"))
@@ -257,7 +248,7 @@ func TestIssueRefusesToReplaceWithoutForce(t *testing.T) {
 
 func TestRenewChangesSerialAndKeyNotRoutes(t *testing.T) {
 	o, clk := newCA(t)
-	if err := Issue(o, "office-b", 90, []netip.Prefix{netip.MustParsePrefix("10.2.0.0/24")}, false); err != nil {
+	if err := Issue(o, "office-b", Profile{Days: 90, Routes: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/24")}}, false); err != nil {
 		t.Fatal(err)
 	}
 	old := loadCert(t, filepath.Join(o.Dir, "office-b.pem"))
@@ -281,7 +272,7 @@ func TestRenewChangesSerialAndKeyNotRoutes(t *testing.T) {
 		t.Errorf("renewed NotAfter %v, want %v", renewed.NotAfter, clk.t.AddDate(0, 0, 90))
 	}
 	checkLeaf(t, renewed, "office-b", []string{"10.2.0.0/24"})
-	if out, err := openssl(t, "verify", "-crl_check", "-CRLfile", filepath.Join(o.Dir, "crl.pem"),
+	if out, err := testutil.OpenSSL(t, "", "verify", "-crl_check", "-CRLfile", filepath.Join(o.Dir, "crl.pem"),
 		"-CAfile", filepath.Join(o.Dir, "ca.pem"), filepath.Join(o.Dir, "office-b.pem")); err != nil {
 		t.Errorf("openssl verify of the renewed certificate: %v\n%s", err, out)
 	}
@@ -378,7 +369,7 @@ func TestBadArgumentsAreInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Issue(o, tt.node, tt.days, tt.routes, false)
+			err := Issue(o, tt.node, Profile{Days: tt.days, Routes: tt.routes}, false)
 			if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Issue = %v, want ErrInvalidArgument saying %q", err, tt.want)
 			}
@@ -409,7 +400,7 @@ func TestCACertificate(t *testing.T) {
 	if err != nil || !present || !slices.Equal(blocks, allAddresses) {
 		t.Errorf("CA ipAddrBlocks = %v, %v, %v; want %v", blocks, present, err, allAddresses)
 	}
-	out, err := openssl(t, "x509", "-noout", "-text", "-in", filepath.Join(o.Dir, "ca.pem"))
+	out, err := testutil.OpenSSL(t, "", "x509", "-noout", "-text", "-in", filepath.Join(o.Dir, "ca.pem"))
 	if err != nil || !strings.Contains(out, "sbgp-ipAddrBlock: critical") || !strings.Contains(out, "0.0.0.0/0") {
 		t.Errorf("openssl x509 -text of the CA: %v\n%s", err, out)
 	}
@@ -421,7 +412,7 @@ func TestCommandsNeedACA(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"issue", func() error { return Issue(o, "office-a", 30, nil, false) }},
+		{"issue", func() error { return Issue(o, "office-a", Profile{Days: 30}, false) }},
 		{"renew", func() error { return Renew(o, "office-a") }},
 		{"revoke", func() error { return Revoke(o, "office-a") }},
 		{"crl", func() error { return SignCRL(o) }},
@@ -442,7 +433,7 @@ func TestInsecureCAKeyIsRefused(t *testing.T) {
 	if err := os.Chmod(filepath.Join(o.Dir, "ca.key"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	err := Issue(o, "office-a", 30, nil, false)
+	err := Issue(o, "office-a", Profile{Days: 30}, false)
 	if !errors.Is(err, ErrInsecureKey) || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("issue with a group-readable ca.key = %v, want ErrInsecureKey", err)
 	}
@@ -453,7 +444,7 @@ func TestConcurrentCommandsLoseNothing(t *testing.T) {
 	const n = 8
 	errs := make(chan error, n)
 	for i := range n {
-		go func() { errs <- Issue(o, "node-"+string(rune('a'+i)), 30, nil, false) }()
+		go func() { errs <- Issue(o, "node-"+string(rune('a'+i)), Profile{Days: 30}, false) }()
 	}
 	for range n {
 		if err := <-errs; err != nil {

@@ -107,7 +107,7 @@ func AppendFrame(dst []byte, t Type, payload []byte) []byte {
 	return append(dst, payload...)
 }
 
-// Uint64 helpers for ping payloads.
+// PutUint64 writes v into a ping payload.
 func PutUint64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
 
 // Uint64 reads a ping payload.

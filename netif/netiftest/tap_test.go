@@ -3,12 +3,12 @@ package netiftest_test
 import (
 	"bytes"
 	"errors"
-	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"net/netip"
 	"syscall"
 	"testing"
 
 	"github.com/tlsvpn/tlsvpn/internal/l2"
+	"github.com/tlsvpn/tlsvpn/internal/packet"
 	"github.com/tlsvpn/tlsvpn/netif"
 	"github.com/tlsvpn/tlsvpn/netif/netiftest"
 )
