@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -221,7 +220,7 @@ func (r *ctRig) reloadKeepsTunnel(t *testing.T) {
 		t.Fatalf("before the reload the container lacks the route %s:\n%s", lanARoute, r.routes(t))
 	}
 	r.writeConfig(t, r.withoutLanA(t))
-	ping := r.pingInBackground()
+	ping := pingInBackground(r.n, r.n.Lab.GwA, ctTunnel4, 300) // 3 s
 	if out, err := r.c.Run("systemctl", "reload", ctUnit); err != nil {
 		t.Errorf("systemctl reload: %v\n%s\n%s", err, out, r.journalTail(20))
 	}
@@ -259,7 +258,7 @@ func (r *ctRig) reloadBroken(t *testing.T) {
 	if p["ActiveState"] != "active" || p["MainPID"] != strconv.Itoa(pid) {
 		t.Errorf("after the failed reload %s is %s with pid %s; want still active with pid %d", ctUnit, p["ActiveState"], p["MainPID"], pid)
 	}
-	if s := r.status(t); s.ReloadError == "" {
+	if s := r.status(t); s.ReloadErr == "" {
 		t.Errorf("tlsvpn status shows no reload_error after the failed reload")
 	}
 	if got := r.routes(t); got != routes {
@@ -276,22 +275,6 @@ func (r *ctRig) reloadBroken(t *testing.T) {
 	if got := r.routes(t); !strings.Contains(got, lanARoute) {
 		t.Errorf("after reloading the original configuration the route %s is missing:\n%s", lanARoute, got)
 	}
-}
-
-// pingAcross pings the container's tunnel address from gwA every 10 ms
-// for 3 s, in the background; the channel gets ping's output when it ends.
-func (r *ctRig) pingInBackground() <-chan string {
-	done := make(chan string, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		out, err := r.n.Lab.RunContext(ctx, r.n.Lab.GwA, "ping", "-n", "-q", "-i", "0.01", "-W", "1", "-c", "300", ctTunnel4)
-		if err != nil && !pingLoss.MatchString(out) {
-			out += "\n" + err.Error()
-		}
-		done <- out
-	}()
-	return done
 }
 
 func (r *ctRig) watchdogRestartsHungNode(t *testing.T) {

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/tlsvpn/tlsvpn/internal/lab"
+	"github.com/tlsvpn/tlsvpn/internal/status"
+	"github.com/tlsvpn/tlsvpn/internal/testutil"
+	"github.com/tlsvpn/tlsvpn/tunnel"
 )
 
 // The node as a user runs it: the package `make deb` builds, installed in
@@ -57,6 +60,7 @@ type debResult struct {
 }
 
 func TestPackageUnderARealSystemd(t *testing.T) {
+	testutil.CheckLeaks(t)
 	start := time.Now()
 	r := &ctRig{top: t, n: NewNet(t, Options{})}
 	dir := t.TempDir()
@@ -218,13 +222,13 @@ func (r *ctRig) journalTail(lines int) string {
 }
 
 // status asks the node in the container with tlsvpn status --json.
-func (r *ctRig) status(t *testing.T) Status {
+func (r *ctRig) status(t *testing.T) status.Node {
 	t.Helper()
 	out, err := r.c.Run("tlsvpn", "status", "-c", ctConfig, "--json")
 	if err != nil {
 		t.Fatalf("tlsvpn status in the container: %v", err)
 	}
-	var s Status
+	var s status.Node
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("tlsvpn status --json in the container: %v\n%s", err, out)
 	}
@@ -233,7 +237,7 @@ func (r *ctRig) status(t *testing.T) Status {
 
 // connectedPeer returns the status of office-a as the container's node
 // sees it, failing the test unless it is connected.
-func (r *ctRig) connectedPeer(t *testing.T) PeerStatus {
+func (r *ctRig) connectedPeer(t *testing.T) tunnel.PeerStatus {
 	t.Helper()
 	p, ok := peerNamed(r.status(t), ctPeerName)
 	if !ok || p.State != "connected" {
