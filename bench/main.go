@@ -51,7 +51,7 @@ type options struct {
 
 const usage = `Usage: tlsvpn-bench [flags]
 
-Measures tlsvpn against wireguard-go, OpenVPN (TCP) and the bare veth, gateway
+Measures tlsvpn (TUN and TAP mode) against wireguard-go, OpenVPN (TCP) and the bare veth, gateway
 to gateway in network namespaces, runs interleaved; prints a Markdown report
 and writes it to OUT/<UTC date-time>.md. Needs root, iproute2, iperf3, ping,
 wireguard-tools, openvpn, and Go (to install wireguard-go). See bench/README.md.

@@ -50,18 +50,22 @@ type nodeCounters struct {
 // Names of the systems, as --only takes them.
 const (
 	nameTLSVPN    = "tlsvpn"
+	nameTAP       = "tap" // tlsvpn in TAP mode
 	nameWireGuard = "wireguard-go"
 	nameOpenVPN   = "openvpn"
 	nameVeth      = "veth"
 )
 
 // systemNames lists every system in the order they run and are shown.
-var systemNames = []string{nameTLSVPN, nameWireGuard, nameOpenVPN, nameVeth}
+var systemNames = []string{nameTLSVPN, nameTAP, nameWireGuard, nameOpenVPN, nameVeth}
 
 // displayName is the system's column heading.
 func displayName(name string) string {
-	if name == nameOpenVPN {
+	switch name {
+	case nameOpenVPN:
 		return "OpenVPN TCP"
+	case nameTAP:
+		return "tlsvpn TAP"
 	}
 	return name
 }
@@ -193,6 +197,8 @@ func newSystem(name string, e *env) (system, error) {
 	switch name {
 	case nameTLSVPN:
 		return &tlsvpnSystem{env: e}, nil
+	case nameTAP:
+		return &tlsvpnSystem{env: e, tap: true}, nil
 	case nameWireGuard:
 		return &wireguardSystem{env: e}, nil
 	case nameOpenVPN:

@@ -18,8 +18,13 @@ import (
 // gwB dials it; tunnel 100.64.0.1/24 fd64::1/64 and .2; everything else at
 // its default (MTU 1500, offload "auto"). Certificates come from
 // "tlsvpn pki".
+//
+// With tap it is the "tap" system: the same nodes in TAP mode, the tunnel
+// addresses on their TAP devices (no bridge), and each gateway routing the
+// other's LAN via the other's tunnel address for the LAN path.
 type tlsvpnSystem struct {
 	env *env
+	tap bool
 }
 
 // tlsvpnConfig returns the office's configuration file, with absolute PKI
@@ -28,16 +33,22 @@ func tlsvpnConfig(o lab.Office, pki string) string {
 	return o.Config(pki, 0, "tlsvpn-bench")
 }
 
-func (t *tlsvpnSystem) name() string { return nameTLSVPN }
+func (t *tlsvpnSystem) name() string {
+	if t.tap {
+		return nameTAP
+	}
+	return nameTLSVPN
+}
 
 // confPath is where node i's configuration is written.
 func (t *tlsvpnSystem) confPath(i int) string {
-	return filepath.Join(t.env.dir, lab.Offices[i].Name+".toml")
+	return filepath.Join(t.env.dir, t.name()+"-"+lab.Offices[i].Name+".toml")
 }
 
 // prepare writes both configurations and checks them with "tlsvpn check".
 func (t *tlsvpnSystem) prepare(ctx context.Context, e *env) error {
 	for i, o := range lab.Offices {
+		o.TAP = t.tap
 		if err := writeFile(t.confPath(i), []byte(tlsvpnConfig(o, e.pki)), 0o644); err != nil {
 			return err
 		}
@@ -65,14 +76,32 @@ func (t *tlsvpnSystem) listen(ctx context.Context, s *setup) error {
 	if err != nil {
 		return fmt.Errorf("start office-a: %w", err)
 	}
-	return waitListening(ctx, s.topo, s.topo.GwA, "4433", p)
+	if err := waitListening(ctx, s.topo, s.topo.GwA, "4433", p); err != nil || !t.tap {
+		return err
+	}
+	return s.ipCmds(ctx, s.topo.GwA, []string{"route", "add", "10.2.0.0/24", "via", tunnelB4, "dev", lab.TunnelDev})
 }
 
-func (t *tlsvpnSystem) dial(_ context.Context, s *setup) error {
-	if _, err := s.start(s.topo.GwB, "office-b.log", t.env.tlsvpn, "up", "-c", t.confPath(1)); err != nil {
+func (t *tlsvpnSystem) dial(ctx context.Context, s *setup) error {
+	p, err := s.start(s.topo.GwB, "office-b.log", t.env.tlsvpn, "up", "-c", t.confPath(1))
+	if err != nil {
 		return fmt.Errorf("start office-b: %w", err)
 	}
-	return nil
+	if !t.tap {
+		return nil
+	}
+	// The route to the other LAN needs the TAP, which the node makes at once.
+	err = poll(ctx, listenTimeout, upPoll, lab.TunnelDev+" in "+s.topo.GwB, func() (bool, error) {
+		if p.Exited() {
+			return false, fmt.Errorf("exited before making %s: %w", lab.TunnelDev, p.Wait())
+		}
+		out, err := s.run(ctx, s.topo.GwB, "ip", "-o", "addr", "show", "dev", lab.TunnelDev, "to", tunnelB4)
+		return err == nil && strings.TrimSpace(out) != "", nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.ipCmds(ctx, s.topo.GwB, []string{"route", "add", "10.1.0.0/24", "via", tunnelA4, "dev", lab.TunnelDev})
 }
 
 // status asks node i for its status.
@@ -113,6 +142,9 @@ func (t *tlsvpnSystem) transport(ctx context.Context, s *setup) string {
 		return base
 	}
 	p := st.Tunnel.Peers[0]
+	if t.tap {
+		return fmt.Sprintf("TCP + %s, %s, %s; TAP (Ethernet frames, no offload)", p.TLSVersion, p.Cipher, p.Group)
+	}
 	offload := "none"
 	if len(st.Tunnel.Offload) > 0 {
 		offload = strings.Join(st.Tunnel.Offload, ",")

@@ -130,7 +130,7 @@ var interfaceKeys = []entry[Interface]{
 	}),
 	field(func(i *Interface) *int { return &i.MTU }, integer(MinMTU, MaxMTU), spec{
 		name: "mtu", reload: reloadNo, example: "mtu = 1500",
-		meaning: "1280–65535. Both ends of a connection must use the same value.",
+		meaning: "1280–65535; in TAP mode at most 65517, so that a frame with its Ethernet header and an 802.1Q tag fits 65535 bytes. Both ends of a connection must use the same value.",
 	}).def(DefaultMTU),
 	field(func(i *Interface) *string { return &i.Offload }, choice(OffloadAuto, OffloadSplit, OffloadOff), spec{
 		name: "offload", reload: reloadNo, only: ModeTUN, example: `offload = "auto"`,

@@ -99,6 +99,7 @@ func TestRolesAndModesAreAccepted(t *testing.T) {
 		{"a hub without peers", hubConfig[:strings.Index(hubConfig, "[[peer]]")]},
 		{"a remote-access client without interface addresses", clientConfig},
 		{"a node in TAP mode without addresses or allowed_ips", tapConfig},
+		{"a node in TAP mode with the largest MTU", change(t, tapConfig, `mode = "tap"`, "mode = \"tap\"\nmtu = 65517")},
 		{"a node in TAP mode with an address and a bridge", change(t, tapConfig, `mode = "tap"`, "mode = \"tap\"\naddress = [\"100.64.0.1/24\"]\nbridge = \"br0\"")},
 		{"a hub whose /30 pool keeps one address beside its own", change(t, change(t, hubConfig,
 			`"100.64.8.1/22"`, `"100.64.8.1/30"`), `"100.64.8.0/22"`, `"100.64.8.0/30"`)},
@@ -238,6 +239,12 @@ func TestParseRejectsRemoteAccessTAPAndOperationsMistakes(t *testing.T) {
 		{"an unknown mode", func(t *testing.T) string {
 			return change(t, tapConfig, `mode = "tap"`, `mode = "tup"`)
 		}, "interface.mode", "mode", `write mode = "tun" or "tap"`},
+		{"a TAP MTU whose frames would not fit 65535 bytes", func(t *testing.T) string {
+			return change(t, tapConfig, `mode = "tap"`, "mode = \"tap\"\nmtu = 65518")
+		}, "interface.mtu", "mtu", "set mtu = 65517 or less"},
+		{"a bridge named like the TAP device itself", func(t *testing.T) string {
+			return change(t, tapConfig, `mode = "tap"`, "mode = \"tap\"\nname = \"br0\"\nbridge = \"br0\"")
+		}, "interface.bridge", "bridge", "the TAP device's own name"},
 		{"a bridge name with a slash", func(t *testing.T) string {
 			return change(t, tapConfig, `mode = "tap"`, "mode = \"tap\"\nbridge = \"br/0\"")
 		}, "interface.bridge", "bridge", `like "tlsvpn0"`},

@@ -3,6 +3,8 @@ package config
 import (
 	"slices"
 	"strings"
+
+	"github.com/tlsvpn/tlsvpn/internal/l2"
 )
 
 // checkRules runs the rules that relate keys to each other, once every key is read and the defaults
@@ -10,6 +12,7 @@ import (
 func checkRules(d *decoder, c *Config) {
 	all := allAllowedIPs(c, d.allowedIndex(c))
 	checkModes(d, c)
+	checkTAP(d, c)
 	checkRoles(d, c)
 	checkPeers(d.r, c, all)
 	checkRemoteAccess(d, c, all)
@@ -35,6 +38,21 @@ func checkModes(d *decoder, c *Config) {
 		} else {
 			d.r.addf(key, "is not used in TAP mode (interface.mode = %q): remove it", ModeTAP)
 		}
+	}
+}
+
+// checkTAP runs the rules of TAP mode's values: an MTU whose frames fit the 16-bit length of every
+// frame (docs/layer2.md), and a bridge other than the device itself.
+func checkTAP(d *decoder, c *Config) {
+	if c.Interface.Mode != ModeTAP {
+		return
+	}
+	if c.Interface.MTU > l2.MaxMTU {
+		d.r.addf("interface.mtu", "%d is too large for TAP mode: a frame is the MTU plus up to %d bytes of Ethernet header and must fit %d bytes; set mtu = %d or less",
+			c.Interface.MTU, l2.MaxOverhead, l2.MaxFrame, l2.MaxMTU)
+	}
+	if c.Interface.Bridge != "" && c.Interface.Bridge == c.Interface.Name {
+		d.r.addf("interface.bridge", "%q is the TAP device's own name (interface.name); name the existing bridge it joins", c.Interface.Bridge)
 	}
 }
 

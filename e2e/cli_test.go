@@ -307,6 +307,11 @@ func TestExitCodes(t *testing.T) {
 		{"version succeeds and prints a version", []string{"version"}, 0, regexp.MustCompile(`^tlsvpn \S+\n$`)},
 		{"status of a missing config is a failure", []string{"status", "-c", "/nonexistent/tlsvpn.toml"}, 1,
 			regexp.MustCompile(`/nonexistent/tlsvpn.toml`)},
+		{"reload without -c is a usage error", []string{"reload"}, 2, regexp.MustCompile(`config`)},
+		{"reload of a missing config is a failure", []string{"reload", "-c", "/nonexistent/tlsvpn.toml"}, 1,
+			regexp.MustCompile(`/nonexistent/tlsvpn.toml`)},
+		{"status with --json and a peer's name is a usage error", []string{"status", "-c", "x.toml", "--json", "office-b"}, 2,
+			regexp.MustCompile(`--json`)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runCLI(t, c.args...)

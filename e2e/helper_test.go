@@ -32,6 +32,7 @@ import (
 //	                   pseudo-random bytes, wait for the sink to close,
 //	                   print the count, the SHA-256 and the duration
 //	listen ADDR        hold a TCP listener on ADDR until killed
+//	frames, capture    raw Ethernet frames (frames_helper_test.go)
 //
 // sink and listen print "ready" once they listen. Every mode ends by itself
 // after helperLifetime at the latest.
@@ -59,6 +60,10 @@ func helperMain(mode string) int {
 		err = source(args[0], args[1])
 	case mode == "listen" && len(args) == 1:
 		err = holdListener(args[0])
+	case mode == "frames" && len(args) == 4:
+		err = sendFrames(args[0], args[1], args[2], args[3])
+	case mode == "capture" && len(args) == 3:
+		err = capture(args[0], args[1], args[2])
 	default:
 		fmt.Fprintf(os.Stderr, "helper: bad mode %q or arguments %q\n", mode, args)
 		return 2

@@ -154,9 +154,19 @@ func TestStatusShowsTheConnectedPeer(t *testing.T) {
 
 	human := n.MustRun(t, n.A.NS, "status", "-c", n.A.Config)
 	t.Logf("status of office-a:\n%s", human)
-	for _, want := range []string{"peer office-b: connected", "TLS 1.3", "X25519MLKEM768"} {
+	if !regexp.MustCompile(`(?m)^office-b +connected +` + regexp.QuoteMeta(lab.UnderlayB) + `:\d+ `).MatchString(human) {
+		t.Errorf("status of office-a has no line saying office-b is connected from %s", lab.UnderlayB)
+	}
+	for _, want := range []string{"TLS 1.3", "X25519MLKEM768"} {
 		if !strings.Contains(human, want) {
 			t.Errorf("status of office-a lacks %q", want)
+		}
+	}
+	detail := n.MustRun(t, n.A.NS, "status", "-c", n.A.Config, "office-b")
+	t.Logf("status of office-a's peer office-b:\n%s", detail)
+	for _, want := range []string{"peer office-b: connected", "certificate serial ", "TLS 1.3", "X25519MLKEM768"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("status of office-b at office-a lacks %q", want)
 		}
 	}
 	cipher := cipherSuite.FindString(human)

@@ -323,9 +323,26 @@ func (l *notifyListener) next(t *testing.T, state string, d time.Duration) strin
 	}
 }
 
+// poll returns the next datagram if one comes within d.
+func (l *notifyListener) poll(d time.Duration) (string, bool) {
+	select {
+	case m := <-l.msgs:
+		return m, true
+	case <-time.After(d):
+		return "", false
+	}
+}
+
 // startNotified starts `tlsvpn up` for nd with NOTIFY_SOCKET set, logging
 // to a file; it returns the command and a channel closed when it exited.
 func startNotified(t *testing.T, nd *Node, socket string) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	return startNotifiedEnv(t, nd, socket)
+}
+
+// startNotifiedEnv is startNotified with more environment variables
+// ("WATCHDOG_USEC=2000000").
+func startNotifiedEnv(t *testing.T, nd *Node, socket string, env ...string) (*exec.Cmd, <-chan struct{}) {
 	t.Helper()
 	log, err := os.Create(filepath.Join(t.TempDir(), nd.Name+".notify.log"))
 	if err != nil {
@@ -333,7 +350,7 @@ func startNotified(t *testing.T, nd *Node, socket string) (*exec.Cmd, <-chan str
 	}
 	nd.Log = log.Name()
 	cmd := exec.Command("ip", "netns", "exec", nd.NS, bin, "up", "-c", nd.Config, "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+socket)
+	cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+socket), env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -52,6 +52,8 @@ type Handshaker struct {
 	log  *slog.Logger
 	now  func() time.Time
 	pol  atomic.Pointer[policy]
+
+	failed failures // refusals by reason (failures.go)
 }
 
 // New returns a Handshaker for the node called name, presenting and
@@ -208,6 +210,7 @@ func (h *Handshaker) refused(err error, remote, peer string) error {
 		attrs = append(attrs, "peer", peer)
 	}
 	h.log.Warn("handshake refused", attrs...)
+	h.failed.add(r.Reason)
 	return r
 }
 

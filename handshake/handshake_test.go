@@ -168,6 +168,9 @@ func TestServerRefusesBadClients(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused: %v\nlog: %s", err, logs.String())
 				}
+				if f := refusals(server.Failures()); len(f) != 0 {
+					t.Errorf("an accepted handshake counted as refused: %v", f)
+				}
 				if s.Peer != "office-b" || s.Remote.Node != "office-b" {
 					t.Fatalf("session names peer %q, node %q", s.Peer, s.Remote.Node)
 				}
@@ -187,9 +190,29 @@ func TestServerRefusesBadClients(t *testing.T) {
 				!strings.Contains(line, `reason="`+tc.reason+`"`) && !strings.Contains(line, "reason="+tc.reason+" ") {
 				t.Fatalf("log line lacks message, remote address or reason %q:\n%s", tc.reason, line)
 			}
+			if f := refusals(server.Failures()); len(f) != 1 || f[tc.reason] != 1 {
+				t.Errorf("refusals counted %v, want one %q", f, tc.reason)
+			}
 			t.Logf("log: %s", strings.TrimSpace(line))
 		})
 	}
+}
+
+// refusals is Failures without its zero counts; it fails the test when a
+// reason of the vocabulary is missing.
+func refusals(all map[string]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for r, n := range all {
+		if n > 0 {
+			out[r] = n
+		}
+	}
+	for _, r := range reasons {
+		if _, ok := all[r]; !ok {
+			out["missing "+r] = 1
+		}
+	}
+	return out
 }
 
 func TestClientRefusesServerWithWrongName(t *testing.T) {

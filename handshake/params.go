@@ -31,6 +31,25 @@ type Params struct {
 	MTU     int      `json:"mtu"`
 	GSO     []string `json:"gso"` // GSO types the sender accepts in packet frames: "tcpv4", "tcpv6", "udp"
 	Purpose Purpose  `json:"purpose"`
+	// Mode is what the sender's device carries: ModeTUN (IP packets) or
+	// ModeTAP (Ethernet frames). Both sides must run the same. A message
+	// without it, from a release before TAP mode, means ModeTUN.
+	Mode string `json:"mode,omitempty"`
+}
+
+// Modes of the parameter message's mode field, as `[interface] mode`
+// spells them.
+const (
+	ModeTUN = "tun"
+	ModeTAP = "tap"
+)
+
+// mode is p's mode, ModeTUN when the field is absent.
+func (p Params) mode() string {
+	if p.Mode == "" {
+		return ModeTUN
+	}
+	return p.Mode
 }
 
 func writeParams(w io.Writer, p Params) error {
@@ -79,6 +98,8 @@ func checkParams(local, remote Params, peer string) error {
 		return versionMismatch(remote.Version)
 	case remote.Node != peer:
 		return refuse(ReasonParams, "peer calls itself %q but its certificate names %q", remote.Node, peer)
+	case remote.mode() != local.mode():
+		return refuse(ReasonParams, "mode mismatch: this node runs %q, peer %q; set the same interface.mode on both", local.mode(), remote.mode())
 	case remote.MTU != local.MTU:
 		return refuse(ReasonParams, "MTU mismatch: this node %d, peer %d; set the same interface.mtu on both", local.MTU, remote.MTU)
 	case remote.BootID == "":

@@ -38,6 +38,9 @@ func TestCheckParams(t *testing.T) {
 			`peer calls itself "office-c" but its certificate names "office-b"`},
 		{"another MTU is refused with both values", with(func(p *Params) { p.MTU = 1400 }),
 			"MTU mismatch: this node 1500, peer 1400; set the same interface.mtu on both"},
+		{"a TAP peer is refused by a TUN node, naming both modes", with(func(p *Params) { p.Mode = ModeTAP }),
+			`mode mismatch: this node runs "tun", peer "tap"; set the same interface.mode on both`},
+		{"a message without a mode is a TUN peer", with(func(p *Params) { p.Mode = "" }), ""},
 		{"a message without boot id is refused", with(func(p *Params) { p.BootID = "" }), "peer sent no boot id"},
 		{"an unknown purpose is refused", with(func(p *Params) { p.Purpose = "relay" }), `unknown connection purpose "relay"`},
 	} {
@@ -91,5 +94,42 @@ func TestPeerOfAnotherVersionIsRefused(t *testing.T) {
 			}
 			t.Logf("log: %s", strings.TrimSpace(line))
 		})
+	}
+}
+
+// TestModeMismatchIsRefusedByBoth: a TUN node and a TAP node refuse each
+// other at the parameter exchange, and each logs one line naming both
+// modes.
+func TestModeMismatchIsRefusedByBoth(t *testing.T) {
+	f := certtest.New(t, now)
+	var serverLog, clientLog logBuf
+	server := New("office-a", credsFor(t, f.Leaf(certtest.LeafOpts{Names: []string{"office-a"}, EKU: bothEKU}), f, nil),
+		[]PeerPolicy{{Name: "office-b"}}, slog.New(slog.NewTextHandler(&serverLog, nil)), func() time.Time { return now })
+	var clientErr error
+	_, err := serve(t, server, func(c net.Conn) error {
+		client := New("office-b", credsFor(t, f.Leaf(certtest.LeafOpts{Names: []string{"office-b"}, EKU: bothEKU}), f, nil),
+			[]PeerPolicy{{Name: "office-a"}}, slog.New(slog.NewTextHandler(&clientLog, nil)), func() time.Time { return now })
+		p := params(1500)
+		p.Mode = ModeTAP
+		_, clientErr = client.Client(context.Background(), c, "office-a", p)
+		return clientErr
+	})
+	for _, side := range []struct {
+		name string
+		err  error
+		log  *logBuf
+		want string
+	}{
+		{"the TUN node", err, &serverLog, `mode mismatch: this node runs \"tun\", peer \"tap\"`},
+		{"the TAP node", clientErr, &clientLog, `mode mismatch: this node runs \"tap\", peer \"tun\"`},
+	} {
+		if ReasonOf(side.err) != ReasonParams {
+			t.Errorf("%s: got %v, want a parameters refusal", side.name, side.err)
+		}
+		line := side.log.String()
+		if strings.Count(line, `msg="handshake refused"`) != 1 || !strings.Contains(line, "reason=parameters") ||
+			!strings.Contains(line, side.want) {
+			t.Errorf("%s: want one log line saying %s:\n%s", side.name, side.want, line)
+		}
 	}
 }

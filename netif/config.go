@@ -14,8 +14,9 @@ const (
 	maxMTU = 65535 // the largest IP packet
 
 	// MaxTAPMTU is the largest MTU of a TAP device: its largest frame,
-	// MTU + l2.MaxOverhead, then fits in 65535 bytes, and so in MaxPacket.
-	MaxTAPMTU = maxMTU - l2.MaxOverhead
+	// MTU + l2.MaxOverhead, then fits in l2.MaxFrame bytes, and so in
+	// MaxPacket.
+	MaxTAPMTU = l2.MaxMTU
 )
 
 // TUNConfig says how CreateTUN makes a TUN device.

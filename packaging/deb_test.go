@@ -144,18 +144,19 @@ func TestDebContents(t *testing.T) {
 	deb := buildDeb(t)
 	files := contents(t, deb)
 	want := map[string]string{
-		"/usr/bin/tlsvpn":                                  "-rwxr-xr-x",
-		"/usr/lib/systemd/system/tlsvpn@.service":          "-rw-r--r--",
-		"/usr/share/man/man1/tlsvpn.1.gz":                  "-rw-r--r--",
-		"/usr/share/man/man1/tlsvpn-up.1.gz":               "-rw-r--r--",
-		"/usr/share/man/man1/tlsvpn-check.1.gz":            "-rw-r--r--",
-		"/usr/share/man/man1/tlsvpn-status.1.gz":           "-rw-r--r--",
-		"/usr/share/man/man1/tlsvpn-pki-issue.1.gz":        "-rw-r--r--",
-		"/usr/share/bash-completion/completions/tlsvpn":    "-rw-r--r--",
-		"/usr/share/zsh/vendor-completions/_tlsvpn":        "-rw-r--r--",
-		"/usr/share/fish/vendor_completions.d/tlsvpn.fish": "-rw-r--r--",
-		"/usr/share/doc/tlsvpn/examples/office-a.toml":     "-rw-r--r--",
-		"/usr/share/doc/tlsvpn/examples/office-b.toml":     "-rw-r--r--",
+		"/usr/bin/tlsvpn":                                       "-rwxr-xr-x",
+		"/usr/lib/systemd/system/tlsvpn@.service":               "-rw-r--r--",
+		"/usr/share/man/man1/tlsvpn.1.gz":                       "-rw-r--r--",
+		"/usr/share/man/man1/tlsvpn-up.1.gz":                    "-rw-r--r--",
+		"/usr/share/man/man1/tlsvpn-check.1.gz":                 "-rw-r--r--",
+		"/usr/share/man/man1/tlsvpn-status.1.gz":                "-rw-r--r--",
+		"/usr/share/man/man1/tlsvpn-pki-issue.1.gz":             "-rw-r--r--",
+		"/usr/share/bash-completion/completions/tlsvpn":         "-rw-r--r--",
+		"/usr/share/zsh/vendor-completions/_tlsvpn":             "-rw-r--r--",
+		"/usr/share/fish/vendor_completions.d/tlsvpn.fish":      "-rw-r--r--",
+		"/usr/share/doc/tlsvpn/examples/office-a.toml":          "-rw-r--r--",
+		"/usr/share/doc/tlsvpn/examples/office-b.toml":          "-rw-r--r--",
+		"/usr/share/doc/tlsvpn/examples/grafana-dashboard.json": "-rw-r--r--",
 		"/etc/tlsvpn": "drwxr-x---",
 	}
 	for path, mode := range want {

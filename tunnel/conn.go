@@ -47,6 +47,7 @@ type conn struct {
 	r        readerOwn   // the reader's alone
 	heard    heard       // what the reader learned, for the writer and status
 	rotating atomic.Bool // a rotation of this connection is under way (rotate.go)
+	live     connLoops   // its loops' liveness, for the watchdog (liveness.go)
 }
 
 // lifecycle is where a connection is in its life. Any goroutine may read
@@ -79,6 +80,7 @@ type writerOwn struct {
 type readerOwn struct {
 	wq        [][]byte // validated packets, written to the device together
 	limitSeen bool     // the received-records limit has started a rotation
+	relay     relay    // frames for other peers (TAP, forward_between_peers; frames.go)
 }
 
 // heard is what the reader learns, for the writer's keepalive and
@@ -110,8 +112,8 @@ func newConn(e *Engine, p *peer, s *handshake.Session) *conn {
 func (c *conn) start() {
 	var wg sync.WaitGroup
 	wg.Add(2)
-	c.e.goroutine(func() { defer wg.Done(); c.writeLoop() })
-	c.e.goroutine(func() { defer wg.Done(); c.readLoop() })
+	c.e.goroutine(func() { defer wg.Done(); c.e.runLoop(&c.live.writer, c.loopName("writer"), c.writeLoop) })
+	c.e.goroutine(func() { defer wg.Done(); c.e.runLoop(&c.live.reader, c.loopName("reader"), c.readLoop) })
 	c.e.goroutine(func() {
 		wg.Wait()
 		c.kill(nil) // closes the socket if neither loop did

@@ -16,6 +16,10 @@ const (
 	dropGSO                  // a GSO type the receiver does not accept
 	dropTUNWrite             // the kernel refused the packet
 	dropAQM                  // the connection's queue stayed above its delay target (CoDel)
+	dropMACSrc               // TAP: a group or zero source MAC
+	dropMACSpoof             // TAP: a peer sent a source MAC that lives on the local device
+	dropMACLimit             // TAP: a new source MAC beyond the peer's limit
+	dropMACMove              // TAP: a source MAC live on another port, within the hold-down
 	numDrops
 )
 
@@ -29,6 +33,10 @@ var dropNames = [numDrops]string{
 	dropGSO:       "gso_unsupported",
 	dropTUNWrite:  "tun_write",
 	dropAQM:       "aqm",
+	dropMACSrc:    "mac_invalid",
+	dropMACSpoof:  "mac_spoof",
+	dropMACLimit:  "mac_limit",
+	dropMACMove:   "mac_move",
 }
 
 // counters are a peer's traffic figures, updated once per batch or
@@ -39,6 +47,10 @@ type counters struct {
 	ecnMarks           atomic.Uint64 // packets marked Congestion Experienced by the queue
 	drops              [numDrops]atomic.Uint64
 }
+
+// DropReasons lists every reason a packet is dropped for, as PeerStatus.Drops
+// names them. The slice is new; the caller owns it.
+func DropReasons() []string { return append([]string(nil), dropNames[dropNone+1:]...) }
 
 func (c *counters) drop(r dropReason, n uint64) { c.drops[r].Add(n) }
 

@@ -58,6 +58,10 @@ type Config struct {
 	// CongestionControl is set on every connection's socket ("": the
 	// host's default); a kernel that lacks it is logged once.
 	CongestionControl string
+	// ForwardBetweenPeers, with a TAP device, forwards frames from one
+	// peer to the others (the hub of a star); without it they go to the
+	// device only (split horizon). Ignored with a TUN device.
+	ForwardBetweenPeers bool
 }
 
 // Rotation defaults. Go's TLS never initiates a KeyUpdate, so a connection
@@ -91,7 +95,16 @@ type Engine struct {
 	drops   dropLog
 	sock    sockTuning
 	limits  rotationLimits
+	live    liveness      // the packet loops, for the watchdog (liveness.go)
 	noRoute atomic.Uint64 // packets read from the device for no peer
+
+	// What the device carries, decided at New by its Kind: IP packets
+	// routed by destination, or (TAP) Ethernet frames switched by MAC.
+	carries    wire.Type // the data frame type of every connection
+	fromDevice func(pend *pending, frame []byte, flows *flowTable, now int64, timer *time.Timer)
+	l2         *layer2 // the switch of a TAP device (l2.go); nil with a TUN
+
+	rotations atomic.Uint64 // connections replaced by a rotation
 
 	ctx       context.Context // canceled by Close: dials, handshakes and loops end
 	cancel    context.CancelFunc
@@ -127,14 +140,22 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.dev.init(cfg.Device)
+	e.carries, e.fromDevice = wire.TypePacket, e.route
+	if cfg.Device.Kind() == netif.KindTAP {
+		e.l2 = newLayer2(cfg.ForwardBetweenPeers, cfg.Log)
+		e.carries, e.fromDevice = wire.TypeFrame, e.switchFrame
+	}
 	e.peers.init(e, cfg.Peers)
 	return e, nil
 }
 
-// Start launches the TUN reader, the acceptor and a dialer per peer with
-// an endpoint.
+// Start launches the device reader, the acceptor, a dialer per peer with
+// an endpoint and, with a TAP device, the ageing of learned MACs.
 func (e *Engine) Start() {
-	e.goroutine(e.readTUN)
+	e.goroutine(func() { e.runLoop(&e.live.tun, "device reader", e.readTUN) })
+	if e.l2 != nil {
+		e.goroutine(e.sweepMACs)
+	}
 	if e.ln != nil {
 		e.goroutine(e.acceptLoop)
 	}
@@ -173,6 +194,6 @@ func (e *Engine) Close() error {
 func (e *Engine) params(purpose handshake.Purpose) handshake.Params {
 	return handshake.Params{
 		Version: handshake.ProtocolVersion, BootID: e.bootID, MTU: e.dev.mtu,
-		GSO: e.dev.accept.Names(), Purpose: purpose,
+		GSO: e.dev.accept.Names(), Purpose: purpose, Mode: e.dev.Kind().String(),
 	}
 }

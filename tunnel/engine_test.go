@@ -82,9 +82,15 @@ func newSiteWith(t testing.TB, f *certtest.Factory, name string, dev netif.Devic
 // pair starts a listening engine "office-a" and a dialing "office-b".
 func pair(t testing.TB, devA, devB netif.Device) (a, b *site) {
 	t.Helper()
+	return pairKeepalive(t, devA, devB, time.Second)
+}
+
+// pairKeepalive is pair with keepalive ka on both sides.
+func pairKeepalive(t testing.TB, devA, devB netif.Device, ka time.Duration) (a, b *site) {
+	t.Helper()
 	f := certtest.New(t, time.Now())
-	a = newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}, Keepalive: time.Second}, true)
-	b = newSite(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: time.Second}, false)
+	a = newSite(t, f, "office-a", devA, PeerConfig{Name: "office-b", AllowedIPs: []netip.Prefix{tunB, netB}, Keepalive: ka}, true)
+	b = newSite(t, f, "office-b", devB, PeerConfig{Name: "office-a", Endpoint: a.ln.Addr().String(), AllowedIPs: []netip.Prefix{tunA, netA}, Keepalive: ka}, false)
 	waitConnected(t, a, "office-b")
 	waitConnected(t, b, "office-a")
 	return a, b

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tlsvpn/tlsvpn/internal/l2"
 	"github.com/tlsvpn/tlsvpn/internal/wire"
 )
 
@@ -20,6 +21,7 @@ type peer struct {
 	name string
 	pol  atomic.Pointer[policy] // swapped whole by SetPeers; read without a lock
 	ctr  counters
+	port *l2.Port[*peer] // its port of the engine's switch (TAP); nil with a TUN
 
 	slot   connSlot
 	kick   chan struct{} // wakes the dialer when the connection goes
@@ -66,6 +68,7 @@ func (s peerState) String() string { return peerStateNames[s] }
 
 func newPeer(e *Engine, pc PeerConfig) *peer {
 	p := &peer{e: e, name: pc.Name, kick: make(chan struct{}, 1), stopCh: make(chan struct{})}
+	p.port = e.l2.addPort(p)
 	pol := policyOf(pc)
 	p.pol.Store(pol)
 	if pol.dials() {
@@ -109,6 +112,7 @@ func (p *peer) attach(c *conn) error {
 	s.lastErr = ""
 	if isRotation(c.sess) {
 		s.rotatedAt = time.Now()
+		p.e.rotations.Add(1)
 	}
 	s.mu.Unlock()
 	c.start()
@@ -149,6 +153,7 @@ func (p *peer) detach(c *conn) {
 		attrs = append(attrs, "err", err)
 	}
 	p.e.log.Info("peer disconnected", attrs...)
+	p.e.l2.flush(p)
 	select {
 	case p.kick <- struct{}{}:
 	default:

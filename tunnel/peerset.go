@@ -19,6 +19,8 @@ type peerSet struct {
 	started bool
 	closed  bool
 	routes  atomic.Pointer[routes] // rebuilt whole after every change
+
+	all atomic.Pointer[[]*peer] // every peer, for flooding frames (TAP); rebuilt with routes
 }
 
 func (s *peerSet) init(e *Engine, pcs []PeerConfig) {
@@ -31,6 +33,10 @@ func (s *peerSet) init(e *Engine, pcs []PeerConfig) {
 
 // route is the peer whose allowed IPs hold dst, by longest match, or nil.
 func (s *peerSet) route(dst netip.Addr) *peer { return s.routes.Load().lookup(dst) }
+
+// flood is every peer, in no order, without a lock: the ones a flooded
+// frame goes to. The caller must not modify the slice.
+func (s *peerSet) flood() []*peer { return *s.all.Load() }
 
 // get is the peer called name, or nil.
 func (s *peerSet) get(name string) *peer {
@@ -107,6 +113,7 @@ func (s *peerSet) replace(e *Engine, pcs []PeerConfig) (gone []*conn) {
 			if c := p.stop(); c != nil {
 				gone = append(gone, c)
 			}
+			e.l2.removePort(p)
 			e.log.Info("peer removed", "peer", name)
 		}
 	}
@@ -122,4 +129,5 @@ func (s *peerSet) rebuild() {
 		list = append(list, p)
 	}
 	s.routes.Store(newRoutes(list))
+	s.all.Store(&list)
 }

@@ -114,7 +114,9 @@ func (c *conn) read() error {
 			rw = copy(rbuf, rbuf[rr:rw])
 			rr = 0
 		}
+		c.live.reader.park()
 		n, err := c.st.Conn.Read(rbuf[rw:])
+		c.live.reader.pass()
 		if n > 0 {
 			rw += n
 			c.heard.lastRecv.Store(time.Now().UnixNano())
@@ -150,6 +152,7 @@ func (c *conn) parse(buf []byte, r, w int) (int, error) {
 	var rxBytes, rxPkts uint64
 	defer func() {
 		c.flushDevice()
+		c.flushRelay()
 		c.p.ctr.rxBytes.Add(rxBytes)
 		c.p.ctr.rxPackets.Add(rxPkts)
 	}()
@@ -162,13 +165,21 @@ func (c *conn) parse(buf []byte, r, w int) (int, error) {
 		if w-r < wire.HeaderLen+n {
 			break
 		}
-		payload := buf[r+wire.HeaderLen : r+wire.HeaderLen+n]
+		frame := buf[r : r+wire.HeaderLen+n]
+		payload := frame[wire.HeaderLen:]
 		r += wire.HeaderLen + n
 		switch t {
-		case wire.TypePacket:
+		case wire.TypePacket, wire.TypeFrame:
+			if t != c.e.carries {
+				return r, protocolErr("data frame of type %#x on a tunnel that carries type %#x (a TUN and a TAP node?)", uint8(t), uint8(c.e.carries))
+			}
 			rxBytes += uint64(n)
 			rxPkts++
-			c.deliver(payload, allowedIPs)
+			if t == wire.TypeFrame {
+				c.deliverFrame(frame)
+			} else {
+				c.deliver(payload, allowedIPs)
+			}
 		case wire.TypePing:
 			if n == wire.PingLen {
 				c.asks.pong.Store(wire.Uint64(payload))

@@ -32,6 +32,7 @@ type PeerStatus struct {
 	ECNMarks    uint64            `json:"ecn_marks"`
 	LastError   string            `json:"last_error,omitempty"`
 	NextRetry   *time.Time        `json:"next_retry,omitempty"`
+	MACs        []string          `json:"macs,omitempty"` // TAP: the MACs learned behind the peer, sorted
 }
 
 // Status is the engine's state.
@@ -39,16 +40,39 @@ type Status struct {
 	Peers        []PeerStatus `json:"peers"`
 	NoRouteDrops uint64       `json:"no_route_drops"`
 	Offload      []string     `json:"tun_offload"`
+	// TAP: drops of frames read from the device, per reason, and how many
+	// MACs are learned on it.
+	DeviceDrops map[string]uint64 `json:"device_drops,omitempty"`
+	LocalMACs   int               `json:"local_macs,omitempty"`
+	Rotations   uint64            `json:"rotations"` // connections replaced by a rotation since start, either side's
 }
 
 // Status reports every configured peer, sorted by name.
 func (e *Engine) Status() Status {
-	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.dev.offloadNow().Names()}
+	st := Status{NoRouteDrops: e.noRoute.Load(), Offload: e.dev.offloadNow().Names(), Rotations: e.rotations.Load()}
+	macs := e.l2.status(&st)
 	for _, p := range e.peers.list() {
-		st.Peers = append(st.Peers, p.status())
+		ps := p.status()
+		ps.MACs = macs[p]
+		st.Peers = append(st.Peers, ps)
 	}
 	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st
+}
+
+// Connected returns the names of the configured peers connected now,
+// sorted, and how many peers are configured: a cheaper question than
+// Status, which the node asks often (systemd's STATUS= line, required
+// peers).
+func (e *Engine) Connected() (names []string, configured int) {
+	ps := e.peers.list()
+	for _, p := range ps {
+		if p.current() != nil {
+			names = append(names, p.name)
+		}
+	}
+	slices.Sort(names)
+	return names, len(ps)
 }
 
 func (p *peer) status() PeerStatus {

@@ -27,6 +27,9 @@ func (e *Engine) readTUN() {
 			if b := pend.last; b != nil && b.room() >= frameMax {
 				buf = b.tail()
 			}
+			if wait {
+				e.live.tun.park()
+			}
 			n, err := e.dev.Read(buf[wire.HeaderLen:frameMax], wait)
 			if err != nil {
 				e.flush(&pend, timer)
@@ -40,10 +43,11 @@ func (e *Engine) readTUN() {
 			}
 			if wait {
 				now = time.Now().UnixNano()
+				e.live.tun.pass()
 			}
 			wait = false
 			total += n
-			e.route(&pend, buf[:wire.HeaderLen+n], flows, now, timer)
+			e.fromDevice(&pend, buf[:wire.HeaderLen+n], flows, now, timer)
 		}
 		e.flush(&pend, timer)
 	}
@@ -78,8 +82,16 @@ func (e *Engine) route(pend *pending, frame []byte, flows *flowTable, now int64,
 		return
 	}
 	wire.PutHeader(frame, wire.TypePacket, len(pkt))
-	express := flows.express(pkt, hdr, now)
-	if b := pend.last; b != nil && b.c == c && !express && !b.express && &b.buf[b.n] == &frame[0] {
+	e.queue(pend, c, frame, flows.express(pkt, hdr, now), timer)
+}
+
+// queue puts frame, a whole stream frame (header and payload), into pend's
+// batch for c and its express or bulk queue, first handing that batch to
+// c when the frame does not fit. A frame the caller read in place into
+// pend.last's tail only moves the batch's end. The TUN reader calls it,
+// and a connection's reader relaying frames, each with its own pend.
+func (e *Engine) queue(pend *pending, c *conn, frame []byte, express bool, timer *time.Timer) {
+	if b := pend.last; b != nil && b.c == c && !express && !b.express && b.room() >= len(frame) && &b.buf[b.n] == &frame[0] {
 		b.n += len(frame)
 		b.pkts++
 		return

@@ -24,16 +24,20 @@ func (c *conn) writeLoop() {
 	ctlBuf := make([]byte, 0, 64) // control frames, with a spare byte for the record layer
 	for {
 		var err error
+		c.live.writer.park()
 		select {
 		case b := <-c.q.express:
+			c.live.writer.pass()
 			if err = c.writeBatches(b); err == nil {
 				c.checkSentLimit()
 			}
 		case b := <-c.q.out:
+			c.live.writer.pass()
 			if err = c.writeBatches(b); err == nil {
 				c.checkSentLimit()
 			}
 		case <-c.asks.wake:
+			c.live.writer.pass()
 			err = c.writeControl(ctlBuf)
 			if c.state() == connSuperseded && replaced == nil {
 				t := time.NewTimer(retireTimeout)
@@ -41,8 +45,10 @@ func (c *conn) writeLoop() {
 				replaced = t.C
 			}
 		case <-replaced:
+			c.live.writer.pass()
 			c.retire(wire.CloseReplaced) // the replacement never reached us
 		case now := <-ticker.C:
+			c.live.writer.pass()
 			if err = c.keepalive(now, ctlBuf); err != nil {
 				break
 			}
@@ -50,11 +56,13 @@ func (c *conn) writeLoop() {
 				c.p.rotate(c, why)
 			}
 		case <-expiry:
+			c.live.writer.pass()
 			c.e.log.Warn("closing tunnel: peer certificate expired", "peer", c.p.name, "remote", c.remote(),
 				"expired", c.sess.Expires.UTC().Format(time.RFC3339))
 			c.setErr(errExpired)
 			c.retire(wire.CloseExpired)
 		case r := <-c.life.leave:
+			c.live.writer.pass()
 			c.finish(r)
 			return
 		case <-c.life.dead:
@@ -99,7 +107,7 @@ func (c *conn) send(frames []byte) error {
 	if c.w.buf, err = c.st.Seal.Append(c.w.buf[:0], frames, record.TypeApplicationData); err != nil {
 		return err
 	}
-	_, err = c.st.Conn.Write(c.w.buf)
+	_, err = c.write(c.w.buf)
 	return err
 }
 
@@ -141,7 +149,7 @@ func (c *conn) writeBatches(b *batch) error {
 	if err := c.sealExpress(); err != nil {
 		return err
 	}
-	_, err := c.st.Conn.Write(c.w.buf)
+	_, err := c.write(c.w.buf)
 	return err
 }
 
@@ -225,6 +233,6 @@ func (c *conn) goodbye(r wire.CloseReason) error {
 		return err
 	}
 	c.st.Conn.SetWriteDeadline(time.Now().Add(retireTimeout))
-	_, err = c.st.Conn.Write(out)
+	_, err = c.write(out)
 	return err
 }

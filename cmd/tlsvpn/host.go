@@ -10,8 +10,8 @@ import (
 	"github.com/tlsvpn/tlsvpn/netif"
 )
 
-// host is what the node set up on the machine: the TUN interface, its
-// addresses and the routes through it. The engine owns the device once it
+// host is what the node set up on the machine: the TUN or TAP interface,
+// its addresses and the routes through it (none for a TAP). The engine owns the device once it
 // is built on it; closing the device removes the interface, its addresses
 // and routes with it.
 type host struct {
@@ -24,18 +24,12 @@ type host struct {
 	routes []netip.Prefix // routes installed on the interface
 }
 
-// setupHost creates the interface of cfg (with the split device over it
-// when asked for), adds its addresses and the routes of cfg. On failure
-// it removes what it made.
+// setupHost creates the interface of cfg, adds its addresses and the
+// routes of cfg. On failure it removes what it made.
 func setupHost(cfg *config.Config, log *slog.Logger) (*host, error) {
-	tun, err := netif.CreateTUN(netif.TUNConfig{Name: cfg.Interface.Name, MTU: cfg.Interface.MTU,
-		Offload: cfg.Interface.Offload != config.OffloadOff, Logger: log})
+	dev, err := createDevice(cfg, log)
 	if err != nil {
 		return nil, err
-	}
-	var dev netif.Device = tun
-	if cfg.Interface.Offload == config.OffloadSplit {
-		dev = netif.NewSplit(tun)
 	}
 	undo, err := netif.Configure(dev.Name(), netif.LinkConfig{Addresses: cfg.Interface.Addresses, Routes: cfg.Routes()})
 	if err != nil {
@@ -43,6 +37,25 @@ func setupHost(cfg *config.Config, log *slog.Logger) (*host, error) {
 		return nil, err
 	}
 	return &host{log: log, ifname: cfg.Interface.Name, dev: dev, undo: undo, routes: cfg.Routes()}, nil
+}
+
+// createDevice creates the interface of cfg: a TUN (with the split device
+// over it when asked for), or in TAP mode a TAP with the node's stable MAC,
+// a port of the configured bridge, if any.
+func createDevice(cfg *config.Config, log *slog.Logger) (netif.Device, error) {
+	if cfg.Interface.Mode == config.ModeTAP {
+		return netif.CreateTAP(netif.TAPConfig{Name: cfg.Interface.Name, MTU: cfg.Interface.MTU,
+			MAC: netif.StableMAC(cfg.Name, cfg.Interface.Name), Bridge: cfg.Interface.Bridge, Logger: log})
+	}
+	tun, err := netif.CreateTUN(netif.TUNConfig{Name: cfg.Interface.Name, MTU: cfg.Interface.MTU,
+		Offload: cfg.Interface.Offload != config.OffloadOff, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Interface.Offload == config.OffloadSplit {
+		return netif.NewSplit(tun), nil
+	}
+	return tun, nil
 }
 
 // remove undoes setupHost, for a start that fails before the engine owns

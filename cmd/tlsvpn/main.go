@@ -56,14 +56,15 @@ mutual certificate verification. It runs in the foreground; systemd runs it as t
 		Example: `  tlsvpn pki init --dir pki && tlsvpn pki issue office-a --dir pki
   tlsvpn check -c /etc/tlsvpn/office-a.toml
   tlsvpn up -c /etc/tlsvpn/office-a.toml
-  tlsvpn status -c /etc/tlsvpn/office-a.toml`,
+  tlsvpn status -c /etc/tlsvpn/office-a.toml
+  tlsvpn reload -c /etc/tlsvpn/office-a.toml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(newUpCmd(), newCheckCmd(), newStatusCmd(), newPKICmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newCheckCmd(), newStatusCmd(), newReloadCmd(), newPKICmd(), newVersionCmd())
 	for _, c := range buildCommands {
 		root.AddCommand(c())
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,11 +16,15 @@ import (
 // node is a running tlsvpn node: the wiring of config, handshake, netif,
 // tunnel, the control socket and systemd. Its pieces: host.go (interface,
 // addresses, routes), wiring.go (config to handshake and tunnel values),
-// reload.go (SIGHUP and credential files), nodestatus.go (the status
-// reply) and up.go (signals and timers).
+// reload.go (SIGHUP, `tlsvpn reload` and credential files),
+// nodestatus.go and requests.go (the control socket's answers), ready.go
+// and watchdog.go (what systemd is told), metrics.go (Prometheus) and
+// up.go (signals and timers).
 type node struct {
 	log     *slog.Logger
 	notify  *systemd.Notifier
+	sd      *readiness
+	metrics *metricsServer // nil without [metrics]
 	hs      *handshake.Handshaker
 	engine  *tunnel.Engine
 	host    *host
@@ -53,6 +56,7 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 		log.Warn("configuration", "warning", w.String())
 	}
 	n = &node{log: log, notify: systemd.NewNotifier(log), cfg: cfg, boot: cfg, started: time.Now()}
+	n.sd = &readiness{notify: n.notify, log: log}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -67,6 +71,10 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 		return nil, err
 	}
 	undo = append(undo, func() { ctlLn.Close() })
+	if n.metrics, err = listenMetrics(cfg); err != nil {
+		return nil, err
+	}
+	undo = append(undo, n.metrics.close)
 	if n.host, err = setupHost(cfg, log); err != nil {
 		return nil, err
 	}
@@ -82,6 +90,12 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	if n.engine, err = tunnel.New(engineConfig(cfg, n.host.dev, n.hs, ln, log)); err != nil {
 		return nil, err
 	}
+	if n.metrics != nil {
+		if err := n.metrics.serve(nodeCollector{snapshot: n.snapshot, creds: n.hs.Credentials}, log); err != nil {
+			n.engine.Close()
+			return nil, err
+		}
+	}
 	// From here on nothing fails: the engine owns the device and the listener.
 	n.engine.Start()
 	n.ctl = control.Serve(ctlLn, n.handle, log)
@@ -89,10 +103,18 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 	n.checkHealth()
 
 	dev := n.host.dev
-	log.Info("node up", "node", cfg.Name, "interface", dev.Name(), "mtu", dev.MTU(),
-		"offload", dev.Offload().String(), "listen", listenAddr(cfg), "peers", len(cfg.Peers), "control", cfg.Control.Socket)
-	n.notify.Ready(fmt.Sprintf("interface %s up, %d peer(s)", dev.Name(), len(cfg.Peers)))
+	log.Info("node up", "node", cfg.Name, "interface", dev.Name(), "mode", dev.Kind().String(), "mtu", dev.MTU(),
+		"offload", dev.Offload().String(), "listen", listenAddr(cfg), "peers", len(cfg.Peers), "control", cfg.Control.Socket,
+		"metrics", metricsAddr(cfg))
+	n.sd.update(n.summary()) // READY=1 now, unless required peers are still to come
 	return n, nil
+}
+
+func metricsAddr(cfg *config.Config) string {
+	if cfg.Metrics == nil {
+		return ""
+	}
+	return cfg.Metrics.Listen
 }
 
 // stop brings the node down: peers are told, the interface and its routes
@@ -100,7 +122,8 @@ func startNode(path string, log *slog.Logger) (n *node, err error) {
 func (n *node) stop() {
 	n.notify.Stopping()
 	n.watch.stop()
-	n.engine.Close() // closes the device: the interface and its routes go with it
+	n.metrics.close()
+	n.engine.Close() // closes the device: the interface, its routes and its bridge membership go with it
 	n.ctl.Close()
 	n.log.Info("node stopped", "node", n.boot.Name)
 }

@@ -1,28 +1,25 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"time"
 
-	"github.com/tlsvpn/tlsvpn/internal/control"
 	"github.com/tlsvpn/tlsvpn/internal/status"
 )
 
-// handle answers a request on the control socket: the node's status,
-// assembled from the engine, the host and the reload record.
-func (n *node) handle(req string) (any, error) {
-	if req != control.RequestStatus {
-		return nil, errors.New("unknown request " + fmt.Sprintf("%q", req))
-	}
+// snapshot assembles the node's status from the engine, the handshake,
+// the host and the reload record: the control socket's answer, and what
+// the metrics read.
+func (n *node) snapshot() status.Node {
 	routes := n.host.installed()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	s := status.Node{
 		Version: status.Version, Node: n.boot.Name, Config: n.boot.Path, Interface: n.host.ifname,
+		Mode: n.host.dev.Kind().String(), Bridge: n.boot.Interface.Bridge,
 		Listen: listenAddr(n.boot), PID: os.Getpid(), Started: n.started, ReloadErr: n.reloadErr,
-		Routes: []string{}, Warnings: []string{}, Tunnel: n.engine.Status(), Runtime: status.ReadRuntime(),
+		Routes: []string{}, Warnings: []string{}, HandshakeFailures: n.hs.Failures(),
+		Tunnel: n.engine.Status(), Runtime: status.ReadRuntime(),
 	}
 	now := time.Now()
 	for _, f := range health(n.hs.Credentials(), s.Tunnel.Peers, n.cfg.TLS.ExpiryWarning, now) {
@@ -40,5 +37,5 @@ func (n *node) handle(req string) (any, error) {
 	for _, r := range routes {
 		s.Routes = append(s.Routes, r.String())
 	}
-	return s, nil
+	return s
 }

@@ -11,20 +11,29 @@ import (
 	"github.com/tlsvpn/tlsvpn/internal/trust"
 )
 
+// reloadReply is the answer to a reload request: what the new
+// configuration warns about and the changed keys that wait for a restart.
+type reloadReply struct {
+	Warnings    []string `json:"warnings"`
+	RestartKeys []string `json:"restart_keys"`
+}
+
 // reload re-reads the configuration, certificates and CRL and applies
 // what changed. A new config that fails to load leaves the running one in
-// force.
-func (n *node) reload(ctx context.Context) {
+// force; the error says why. systemd sees RELOADING=1, then READY=1.
+func (n *node) reload(ctx context.Context) (reloadReply, error) {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
-	n.notify.Reloading()
-	defer n.notify.Ready("reloaded")
-	if err := n.apply(ctx); n.recordReload(err) {
+	began := n.sd.reloading()
+	defer func() { n.sd.reloaded(began, n.summary().line()) }()
+	out, err := n.apply(ctx)
+	if n.recordReload(err) {
 		n.log.Error("reload failed; keeping the configuration in force", "err", err)
-		return
+		return out, err
 	}
 	n.log.Info("reloaded", "peers", len(n.cfg.Peers))
 	n.checkHealth()
+	return out, nil
 }
 
 // recordReload notes a reload's time and outcome for status; it reports
@@ -40,20 +49,23 @@ func (n *node) recordReload(err error) bool {
 	return err != nil
 }
 
-func (n *node) apply(ctx context.Context) error {
+func (n *node) apply(ctx context.Context) (reloadReply, error) {
+	out := reloadReply{Warnings: []string{}, RestartKeys: []string{}}
 	// The credentials in force guard against a CRL rollback.
 	cfg, warnings, err := config.Loader{InForce: n.hs.Credentials()}.Load(n.boot.Path)
 	if err != nil {
-		return err
+		return out, err
 	}
 	if err := refuseUnbuilt(cfg); err != nil {
-		return err
+		return out, err
 	}
 	for _, w := range warnings {
 		n.log.Warn("configuration", "warning", w.String())
+		out.Warnings = append(out.Warnings, w.String())
 	}
 	for _, k := range n.boot.RestartKeys(cfg) {
 		n.log.Warn("reload cannot apply this change; restart the node to apply it", "key", k)
+		out.RestartKeys = append(out.RestartKeys, k)
 	}
 	n.host.syncRoutes(cfg.Routes())
 	n.engine.SetPeers(peerConfigs(cfg))
@@ -62,7 +74,7 @@ func (n *node) apply(ctx context.Context) error {
 	n.cfg = cfg
 	n.mu.Unlock()
 	n.watch.setFiles(credFiles(cfg))
-	return nil
+	return out, nil
 }
 
 // useCredentials puts new credentials and peers in force: live tunnels that

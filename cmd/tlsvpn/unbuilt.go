@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/tlsvpn/tlsvpn/config"
@@ -21,9 +20,6 @@ func refuseUnbuilt(cfg *config.Config) error {
 	add(cfg.RemoteAccess != nil, "[remote_access] (a remote-access hub)")
 	add(len(cfg.Groups) > 0, "[[group]]")
 	add(cfg.IsClient(), "remote_access = true on a peer (a remote-access client)")
-	add(cfg.Interface.Mode == config.ModeTAP, `interface.mode = "tap"`)
-	add(cfg.Metrics != nil, "[metrics]")
-	add(slices.ContainsFunc(cfg.Peers, func(p config.Peer) bool { return p.Required }), "required = true on a peer")
 	if len(uses) == 0 {
 		return nil
 	}

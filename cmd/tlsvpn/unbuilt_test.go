@@ -17,9 +17,9 @@ func TestUnbuiltFeaturesAreRefusedByName(t *testing.T) {
 		{"a hub is refused", config.Config{RemoteAccess: &config.RemoteAccess{}}, "[remote_access]"},
 		{"groups are refused", config.Config{Groups: []config.Group{{Name: "admins"}}}, "[[group]]"},
 		{"a remote-access client is refused", config.Config{Peers: []config.Peer{{Name: "hq", RemoteAccess: true}}}, "a remote-access client"},
-		{"TAP mode is refused", config.Config{Interface: config.Interface{Mode: config.ModeTAP}}, `interface.mode = "tap"`},
-		{"metrics are refused", config.Config{Metrics: &config.Metrics{Listen: "127.0.0.1:9687"}}, "[metrics]"},
-		{"a required peer is refused", config.Config{Peers: []config.Peer{{Name: "b", Required: true}}}, "required = true"},
+		{"a node in TAP mode starts", config.Config{Interface: config.Interface{Mode: config.ModeTAP}, Peers: []config.Peer{{Name: "b"}}}, ""},
+		{"a node serving metrics starts", config.Config{Interface: config.Interface{Mode: config.ModeTUN}, Metrics: &config.Metrics{Listen: "127.0.0.1:9687"}}, ""},
+		{"a node with a required peer starts", config.Config{Interface: config.Interface{Mode: config.ModeTUN}, Peers: []config.Peer{{Name: "b", Required: true}}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Path = "/etc/tlsvpn/a.toml"

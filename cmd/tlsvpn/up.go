@@ -20,10 +20,12 @@ func newUpCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "up -c FILE",
 		Short: "Run the node in the foreground",
-		Long: `up brings the node of FILE up: it creates and configures the TUN interface, listens
+		Long: `up brings the node of FILE up: it creates and configures the TUN or TAP interface, listens
 and dials as configured, and carries traffic until SIGTERM or SIGINT, removing the
-interface and its routes on the way out. SIGHUP reloads the configuration, the
-certificates and the CRL. Under systemd it reports READY, RELOADING and STOPPING.`,
+interface and its routes on the way out. SIGHUP (or tlsvpn reload) reloads the
+configuration, the certificates and the CRL. Under systemd it reports READY (once
+every peer marked required is connected), RELOADING, STOPPING and a STATUS line,
+and feeds the watchdog while every packet loop is live.`,
 		Example: "  tlsvpn up -c /etc/tlsvpn/office-a.toml",
 		Args:    exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -74,11 +76,16 @@ func runUp(path string, log *slog.Logger) error {
 	}
 	healthTick := time.NewTicker(healthInterval)
 	defer healthTick.Stop()
-	var watchdog <-chan time.Time
+	statusTick := time.NewTicker(statusInterval)
+	defer statusTick.Stop()
+	var feed <-chan time.Time
+	var dog *watchdog
 	if d := n.notify.Watchdog(); d > 0 {
 		t := time.NewTicker(d)
 		defer t.Stop()
-		watchdog = t.C
+		feed = t.C
+		dog = &watchdog{log: log, stalled: n.engine.Stalled, alive: n.notify.Alive, within: d}
+		dog.tick(time.Now())
 	}
 	for {
 		select {
@@ -90,8 +97,10 @@ func runUp(path string, log *slog.Logger) error {
 			log.Info("stopping", "signal", s.String())
 			n.stop()
 			return nil
-		case <-watchdog:
-			n.notify.Alive()
+		case now := <-feed:
+			dog.tick(now)
+		case <-statusTick.C:
+			n.sd.update(n.summary())
 		case <-healthTick.C:
 			n.checkHealth()
 		}

@@ -19,7 +19,7 @@ import (
 func engineConfig(cfg *config.Config, dev netif.Device, auth tunnel.Authenticator, ln net.Listener, log *slog.Logger) tunnel.Config {
 	return tunnel.Config{Name: cfg.Name, Device: dev, Auth: auth, Listener: ln,
 		Peers: peerConfigs(cfg), Log: log, RotateAge: cfg.TLS.RotateAfter,
-		CongestionControl: cfg.Transport.CongestionControl}
+		CongestionControl: cfg.Transport.CongestionControl, ForwardBetweenPeers: cfg.Interface.ForwardBetweenPeers}
 }
 
 // listen opens the listening socket of cfg's [listen] section; nil when

@@ -1,6 +1,6 @@
-// Package control is the node's local control socket: `tlsvpn status`
-// connects, sends one request line and reads one JSON reply. Only root and
-// the node's own user are answered (SO_PEERCRED).
+// Package control is the node's local control socket: `tlsvpn status` and
+// `tlsvpn reload` connect, send one request line and read one JSON reply.
+// Only root and the node's own user are answered (SO_PEERCRED).
 package control
 
 import (
@@ -21,15 +21,38 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// RequestStatus asks the node for its status (internal/status.Node). It is
-// the only request a client may send.
-const RequestStatus = "status"
+// Requests a client may send.
+const (
+	RequestStatus = "status" // the node's status (internal/status.Node)
+	RequestReload = "reload" // reload as SIGHUP does; the reply comes once it is done
+)
 
-// ioTimeout bounds one exchange on the socket.
-const ioTimeout = 5 * time.Second
+// ioTimeout bounds one exchange on the socket; reloadTimeout a reload,
+// which waits for one already under way.
+const (
+	ioTimeout     = 5 * time.Second
+	reloadTimeout = time.Minute
+)
+
+// timeout is how long an exchange of req may take.
+func timeout(req string) time.Duration {
+	if req == RequestReload {
+		return reloadTimeout
+	}
+	return ioTimeout
+}
 
 // ErrNoNode means nothing answers on the socket.
 var ErrNoNode = errors.New("no running node")
+
+// NodeError is the node's answer that a request failed (a reload that did
+// not load, an unknown request), as Query returns it.
+type NodeError struct {
+	Addr string // the control socket
+	Msg  string // what the node said
+}
+
+func (e *NodeError) Error() string { return fmt.Sprintf("node at %s: %s", e.Addr, e.Msg) }
 
 // Listen opens the control socket at addr: "@name" is an abstract socket
 // (per network namespace), anything else a path whose stale socket file is
@@ -109,8 +132,10 @@ func (s *Server) serve(c net.Conn) {
 	if err != nil {
 		return
 	}
+	req := strings.TrimSpace(line)
+	c.SetDeadline(time.Now().Add(timeout(req)))
 	r := reply{}
-	v, err := s.handle(strings.TrimSpace(line))
+	v, err := s.handle(req)
 	if err != nil {
 		r.Error = err.Error()
 	} else if r.Result, err = json.Marshal(v); err != nil {
@@ -146,7 +171,9 @@ func checkPeer(c net.Conn) error {
 	return nil
 }
 
-// Query sends req to the node at addr and returns the JSON result.
+// Query sends req to the node at addr and returns the JSON result. It
+// fails with ErrNoNode when nothing answers there, and with a *NodeError
+// when the node answers that the request failed.
 func Query(addr, req string) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
@@ -156,7 +183,7 @@ func Query(addr, req string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%w at %s: %v", ErrNoNode, addr, err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(ioTimeout))
+	c.SetDeadline(time.Now().Add(timeout(req) + ioTimeout))
 	if _, err := fmt.Fprintf(c, "%s\n", req); err != nil {
 		return nil, fmt.Errorf("%w at %s: %v", ErrNoNode, addr, err)
 	}
@@ -165,7 +192,7 @@ func Query(addr, req string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("read reply from %s: %w", addr, err)
 	}
 	if r.Error != "" {
-		return nil, fmt.Errorf("node at %s: %s", addr, r.Error)
+		return nil, &NodeError{Addr: addr, Msg: r.Error}
 	}
 	return r.Result, nil
 }

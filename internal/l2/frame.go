@@ -16,17 +16,19 @@ import (
 // Ethernet framing: IEEE 802.3 (header) and IEEE 802.1Q (tag). Frames
 // cross the device and the tunnel without preamble or frame check sequence.
 const (
-	MACLen      = 6                    // an EUI-48 address
-	HeaderLen   = 2*MACLen + 2         // destination, source, EtherType
-	TagLen      = 4                    // an 802.1Q tag: TPID and TCI, between source and EtherType
-	MaxOverhead = HeaderLen + TagLen   // a frame is at most MTU + MaxOverhead bytes long
-	TPIDVLAN    = 0x8100               // the EtherType position holds this when an 802.1Q tag follows
-	vidMask     = 0x0fff               // VLAN identifier bits of a TCI
-	groupBit    = 0x01                 // I/G bit of the first octet: multicast or broadcast
-	localBit    = 0x02                 // U/L bit of the first octet: locally administered
-	etherTypeAt = 2 * MACLen           // offset of the EtherType (or TPID)
-	tciAt       = etherTypeAt + 2      // offset of the TCI in a tagged frame
-	innerTypeAt = etherTypeAt + TagLen // offset of the EtherType in a tagged frame
+	MACLen      = 6                      // an EUI-48 address
+	HeaderLen   = 2*MACLen + 2           // destination, source, EtherType
+	TagLen      = 4                      // an 802.1Q tag: TPID and TCI, between source and EtherType
+	MaxOverhead = HeaderLen + TagLen     // a frame is at most MTU + MaxOverhead bytes long
+	MaxFrame    = 65535                  // the longest frame tlsvpn carries: one frame fits a 16-bit length
+	MaxMTU      = MaxFrame - MaxOverhead // the largest MTU of a TAP device, whose frames then fit MaxFrame
+	TPIDVLAN    = 0x8100                 // the EtherType position holds this when an 802.1Q tag follows
+	vidMask     = 0x0fff                 // VLAN identifier bits of a TCI
+	groupBit    = 0x01                   // I/G bit of the first octet: multicast or broadcast
+	localBit    = 0x02                   // U/L bit of the first octet: locally administered
+	etherTypeAt = 2 * MACLen             // offset of the EtherType (or TPID)
+	tciAt       = etherTypeAt + 2        // offset of the TCI in a tagged frame
+	innerTypeAt = etherTypeAt + TagLen   // offset of the EtherType in a tagged frame
 )
 
 // MAC is an Ethernet (EUI-48) address. It is comparable, so it keys maps.

@@ -19,7 +19,7 @@ func (t *Topology) build() error {
 			return err
 		}
 		t.made = append(t.made, ns)
-		if err := setSysctls(ns, ns == t.GwA || ns == t.GwB); err != nil {
+		if err := setSysctls(ns, ns == t.GwA || ns == t.GwB || ns == t.GwC); err != nil {
 			return err
 		}
 	}
@@ -45,7 +45,10 @@ func (t *Topology) plan() [][]string {
 		upCmd(t.GwA, UnderlayDev),
 		upCmd(t.GwB, UnderlayDev),
 	)
-	if t.LanA != "" {
+	switch {
+	case t.layer2:
+		cmds = append(cmds, t.layer2Cmds()...)
+	case t.LanA != "":
 		cmds = append(cmds, siteCmds(site{host: t.LanA, gw: t.GwA,
 			gw4: GatewayA4, gw6: GatewayA6, host4: HostA4, host6: HostA6})...)
 		cmds = append(cmds, siteCmds(site{host: t.LanB, gw: t.GwB,
@@ -165,6 +168,10 @@ func (t *Topology) links() []link {
 	if t.LanA != "" {
 		links = append(links, link{t.GwA, GatewayDev}, link{t.LanA, HostDev},
 			link{t.GwB, GatewayDev}, link{t.LanB, HostDev})
+	}
+	if t.GwC != "" {
+		links = append(links, link{t.GwA, SecondUnderlayDev}, link{t.GwC, UnderlayDev},
+			link{t.GwC, GatewayDev}, link{t.LanC, HostDev})
 	}
 	return links
 }

@@ -36,6 +36,9 @@ var addressPlan = []netip.Prefix{
 	netip.MustParsePrefix("fd01::/64"),
 	netip.MustParsePrefix("10.2.0.0/24"),
 	netip.MustParsePrefix("fd02::/64"),
+	netip.MustParsePrefix("198.18.1.0/24"),
+	netip.MustParsePrefix("10.9.0.0/24"),
+	netip.MustParsePrefix("fd09::/64"),
 }
 
 // inPlan reports whether addr is a literal address of the address plan or a

@@ -14,7 +14,10 @@ type Office struct {
 	Addresses  []string // tunnel interface addresses with prefix length
 	Listen     string   // "" when it only dials
 	Endpoint   string   // "" when it only listens
-	AllowedIPs []string // the peer's tunnel addresses and LAN
+	AllowedIPs []string // the peer's tunnel addresses and LAN; unused with TAP
+	// TAP runs the office in TAP mode: its interface is an Ethernet device
+	// with Addresses on it, and routes nothing (no allowed_ips).
+	TAP bool
 }
 
 const (
@@ -50,6 +53,9 @@ func (o Office) Config(pki string, mtu int, by string) string {
 	fmt.Fprintf(&b, "[tls]\nca   = %q\ncert = %q\nkey  = %q\ncrl  = %q\n\n",
 		filepath.Join(pki, "ca.pem"), filepath.Join(pki, o.Name+".pem"), filepath.Join(pki, o.Name+".key"), filepath.Join(pki, "crl.pem"))
 	fmt.Fprintf(&b, "[interface]\nname    = %q\naddress = %s\n", TunnelDev, tomlList(o.Addresses))
+	if o.TAP {
+		b.WriteString("mode    = \"tap\"\n")
+	}
 	if mtu != 0 {
 		fmt.Fprintf(&b, "mtu     = %d\n", mtu)
 	}
@@ -61,7 +67,9 @@ func (o Office) Config(pki string, mtu int, by string) string {
 	if o.Endpoint != "" {
 		fmt.Fprintf(&b, "endpoint    = %q\n", o.Endpoint)
 	}
-	fmt.Fprintf(&b, "allowed_ips = %s\n", tomlList(o.AllowedIPs))
+	if !o.TAP {
+		fmt.Fprintf(&b, "allowed_ips = %s\n", tomlList(o.AllowedIPs))
+	}
 	return b.String()
 }
 

@@ -17,9 +17,11 @@ func TestOfficeConfigsParse(t *testing.T) {
 	for _, v := range []struct {
 		pki string
 		mtu int
-	}{{filepath.Join(dir, "pki"), 0}, {"pki", 1500}} {
+		tap bool
+	}{{filepath.Join(dir, "pki"), 0, false}, {"pki", 1500, false}, {filepath.Join(dir, "pki"), 0, true}} {
 		var parsed [2]*config.Config
 		for i, o := range Offices {
+			o.TAP = v.tap
 			path := filepath.Join(dir, o.Name+".toml")
 			text := o.Config(v.pki, v.mtu, "lab test")
 			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -43,8 +45,8 @@ func TestOfficeConfigsParse(t *testing.T) {
 			if want := filepath.Join(dir, "pki", c.Name+".pem"); c.TLS.Cert != want {
 				t.Errorf("pki %q: %s's certificate is %s, want %s", v.pki, c.Name, c.TLS.Cert, want)
 			}
-			if c.Interface.Name != TunnelDev || c.Interface.MTU != 1500 {
-				t.Errorf("pki %q: %s's interface %+v", v.pki, c.Name, c.Interface)
+			if c.Interface.Name != TunnelDev || c.Interface.MTU != 1500 || (c.Interface.Mode == config.ModeTAP) != v.tap {
+				t.Errorf("pki %q, TAP %v: %s's interface %+v", v.pki, v.tap, c.Name, c.Interface)
 			}
 		}
 	}

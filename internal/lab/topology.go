@@ -19,6 +19,12 @@ type Options struct {
 	// LANs adds the two LAN host namespaces behind the gateways. Without
 	// them the topology is only gwA and gwB joined by one veth.
 	LANs bool
+	// Layer2 makes the LANs one layer-2 segment for TAP mode (layer2.go):
+	// each gateway holds a bridge with its LAN veth in it. It implies LANs.
+	Layer2 bool
+	// ThirdSite adds a third gateway and its LAN host, gwC and lanC, the
+	// spoke of a star whose hub is gwA (layer2.go). It needs Layer2.
+	ThirdSite bool
 }
 
 // Topology is a set of network namespaces wired as in the package comment.
@@ -28,6 +34,8 @@ type Options struct {
 type Topology struct {
 	Prefix               string // every namespace name starts with it
 	LanA, GwA, GwB, LanB string // namespace names; LanA and LanB are "" without LANs
+	GwC, LanC            string // the third site's namespaces; "" without ThirdSite
+	layer2               bool
 
 	mu       sync.Mutex
 	made     []string // namespaces this topology created, in creation order
@@ -109,9 +117,15 @@ func Build(prefix string, o Options) (*Topology, error) {
 	if err := checkPrefix(prefix); err != nil {
 		return nil, err
 	}
-	t := &Topology{Prefix: prefix, GwA: prefix + "-gwA", GwB: prefix + "-gwB"}
-	if o.LANs {
+	if o.ThirdSite && !o.Layer2 {
+		return nil, fmt.Errorf("build topology %s: a third site needs Layer2", prefix)
+	}
+	t := &Topology{Prefix: prefix, GwA: prefix + "-gwA", GwB: prefix + "-gwB", layer2: o.Layer2}
+	if o.LANs || o.Layer2 {
 		t.LanA, t.LanB = prefix+"-lanA", prefix+"-lanB"
+	}
+	if o.ThirdSite {
+		t.GwC, t.LanC = prefix+"-gwC", prefix+"-lanC"
 	}
 	if err := t.build(); err != nil {
 		if cerr := t.Close(); cerr != nil {
@@ -134,10 +148,11 @@ func checkPrefix(prefix string) error {
 	return nil
 }
 
-// Namespaces returns the topology's namespace names, from lanA to lanB.
+// Namespaces returns the topology's namespace names, from lanA to lanB
+// (then gwC and lanC).
 func (t *Topology) Namespaces() []string {
 	var names []string
-	for _, ns := range []string{t.LanA, t.GwA, t.GwB, t.LanB} {
+	for _, ns := range []string{t.LanA, t.GwA, t.GwB, t.LanB, t.GwC, t.LanC} {
 		if ns != "" {
 			names = append(names, ns)
 		}

@@ -21,19 +21,24 @@ const Version = 1
 
 // Node is the status of one running node.
 type Node struct {
-	Version    int           `json:"version"`
-	Node       string        `json:"node"`
-	Config     string        `json:"config"`
-	Interface  string        `json:"interface"`
-	Listen     string        `json:"listen,omitempty"`
-	PID        int           `json:"pid"`
-	Started    time.Time     `json:"started"`
-	LastReload *time.Time    `json:"last_reload,omitempty"`
-	ReloadErr  string        `json:"reload_error,omitempty"`
-	Routes     []string      `json:"routes"`
-	Warnings   []string      `json:"warnings"`
-	Runtime    Runtime       `json:"runtime"`
-	Tunnel     tunnel.Status `json:"tunnel"`
+	Version    int        `json:"version"`
+	Node       string     `json:"node"`
+	Config     string     `json:"config"`
+	Interface  string     `json:"interface"`
+	Mode       string     `json:"mode"`             // "tun" or "tap": what the interface carries
+	Bridge     string     `json:"bridge,omitempty"` // TAP mode: the bridge the interface is a port of
+	Listen     string     `json:"listen,omitempty"`
+	PID        int        `json:"pid"`
+	Started    time.Time  `json:"started"`
+	LastReload *time.Time `json:"last_reload,omitempty"`
+	ReloadErr  string     `json:"reload_error,omitempty"`
+	Routes     []string   `json:"routes"`
+	Warnings   []string   `json:"warnings"`
+	// HandshakeFailures counts the handshakes refused since start, by the
+	// reasons of docs/logging.md; every reason is present.
+	HandshakeFailures map[string]uint64 `json:"handshake_failures"`
+	Runtime           Runtime           `json:"runtime"`
+	Tunnel            tunnel.Status     `json:"tunnel"`
 }
 
 // Runtime is the part of status that tells how the process itself fares:

@@ -42,10 +42,11 @@ func TestEveryFieldOfTheDocumentedExampleIsAField(t *testing.T) {
 func TestEveryFieldIsDocumented(t *testing.T) {
 	doc, _ := readDoc(t)
 	now := time.Now()
-	full := Node{Listen: "x", LastReload: &now, ReloadErr: "x", Tunnel: tunnel.Status{Peers: []tunnel.PeerStatus{{
-		Endpoint: "x", Remote: "x", Serial: "x", NotAfter: &now, ExpiresSoon: true, TLSVersion: "x", Cipher: "x",
-		Group: "x", Since: &now, RotatedAt: &now, RTT: "x", LastError: "x", NextRetry: &now,
-	}}}}
+	full := Node{Listen: "x", LastReload: &now, ReloadErr: "x", Bridge: "x", Tunnel: tunnel.Status{
+		DeviceDrops: map[string]uint64{"mac_invalid": 1}, LocalMACs: 1, Peers: []tunnel.PeerStatus{{
+			Endpoint: "x", Remote: "x", Serial: "x", NotAfter: &now, ExpiresSoon: true, TLSVersion: "x", Cipher: "x",
+			Group: "x", Since: &now, RotatedAt: &now, RTT: "x", LastError: "x", NextRetry: &now, MACs: []string{"x"},
+		}}}}
 	b, err := json.Marshal(full)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/tlsvpn/tlsvpn/internal/l2"
 )
 
 // HeaderLen is the size of a frame header.
@@ -19,6 +21,7 @@ type Type uint8
 // know one skips it. An unknown type below 0x80 is a protocol error.
 const (
 	TypePacket Type = 0x01 // virtio_net_hdr (10 bytes, little-endian) + IP packet or GSO super-packet
+	TypeFrame  Type = 0x02 // one Ethernet frame, destination MAC first (TAP mode)
 	TypeParams Type = 0x10 // the parameter message, JSON; first frame each way
 	TypePing   Type = 0x11 // 8 opaque bytes to echo
 	TypePong   Type = 0x12 // the 8 bytes of a Ping
@@ -29,7 +32,8 @@ const (
 
 // Limits on payload lengths, checked before any payload is read.
 const (
-	MaxPacketPayload  = 10 + 65535 // virtio header + largest IP (super-)packet
+	MaxPacketPayload  = 10 + 65535  // virtio header + largest IP (super-)packet
+	MaxFramePayload   = l2.MaxFrame // an Ethernet frame; the receiver holds it to MTU + 14 (+ 4 when tagged)
 	MaxControlPayload = 4096
 	PingLen           = 8
 )
@@ -90,8 +94,11 @@ func ParseHeader(b []byte) (Type, int, error) {
 
 // MaxLen is the longest payload allowed for t.
 func MaxLen(t Type) int {
-	if t == TypePacket {
+	switch t {
+	case TypePacket:
 		return MaxPacketPayload
+	case TypeFrame:
+		return MaxFramePayload
 	}
 	return MaxControlPayload
 }

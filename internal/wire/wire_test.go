@@ -10,7 +10,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		t Type
 		n int
-	}{{TypePacket, 0}, {TypePacket, MaxPacketPayload}, {TypePing, PingLen}, {TypeParams, MaxControlPayload}} {
+	}{{TypePacket, 0}, {TypePacket, MaxPacketPayload}, {TypeFrame, MaxFramePayload}, {TypePing, PingLen}, {TypeParams, MaxControlPayload}} {
 		var b [HeaderLen]byte
 		PutHeader(b[:], tc.t, tc.n)
 		gt, gn, err := ParseHeader(b[:])
@@ -25,6 +25,10 @@ func TestParseHeaderRefusesLongFrames(t *testing.T) {
 	PutHeader(b[:], TypePacket, MaxPacketPayload+1)
 	if _, _, err := ParseHeader(b[:]); !errors.Is(err, ErrFrameTooLong) {
 		t.Errorf("a packet frame over the limit: %v", err)
+	}
+	PutHeader(b[:], TypeFrame, MaxFramePayload+1)
+	if _, _, err := ParseHeader(b[:]); !errors.Is(err, ErrFrameTooLong) {
+		t.Errorf("an Ethernet frame over the limit: %v", err)
 	}
 	PutHeader(b[:], TypePing, MaxControlPayload+1)
 	if _, _, err := ParseHeader(b[:]); !errors.Is(err, ErrFrameTooLong) {

@@ -31,11 +31,13 @@ type Device struct {
 
 	mu    sync.Mutex
 	queue [][]byte      // injected packets, header included; guarded by mu
+	held  chan struct{} // closed by ReleaseWrites; nil unless writes are held (hold.go); guarded by mu
 	ready chan struct{} // holds a token while queue may be non-empty
 	done  chan struct{} // closed by Close
 	once  sync.Once
 
 	readOffload atomic.Uint32 // last SetOffload
+	waiting     atomic.Int32  // Writes waiting while held
 	writeErr    atomic.Pointer[error]
 
 	written chan []byte // nil in generator mode
@@ -194,12 +196,12 @@ func copyPacket(b, p []byte) (int, error) {
 
 // Write counts b and, in a Device from New or NewTAP, sends a copy to
 // Written. When Written is full the copy is dropped and counted in
-// WrittenDropped, as a busy host stack drops packets; Write itself never
-// blocks. A b shorter than a virtio header plus one byte (TUN) or an
+// WrittenDropped, as a busy host stack drops packets; Write never blocks,
+// unless writes are held (HoldWrites). A b shorter than a virtio header plus one byte (TUN) or an
 // Ethernet header (TAP) fails with EINVAL, as does any error set by
 // SetWriteError. After Close it returns netif.ErrClosed.
 func (d *Device) Write(b []byte) error {
-	if d.isClosed() {
+	if !d.waitHeld() || d.isClosed() {
 		return netif.ErrClosed
 	}
 	if e := d.writeErr.Load(); e != nil {
