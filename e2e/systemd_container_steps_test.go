@@ -251,8 +251,11 @@ func (r *ctRig) reloadBroken(t *testing.T) {
 		t.Errorf("systemctl reload of a broken configuration succeeded:\n%s", out)
 	}
 	t.Logf("systemctl reload: %v", err)
-	if j, _ := r.c.Journal(ctUnit); !strings.Contains(j, "fd01::/129") || !strings.Contains(j, "allowed_ips") {
+	j, _ := r.c.Journal(ctUnit)
+	if i := strings.Index(j, "fd01::/129"); i < 0 || !strings.Contains(j, "allowed_ips") {
 		t.Errorf("the journal does not say what is wrong (allowed_ips, fd01::/129)\n%s", r.journalTail(20))
+	} else {
+		t.Logf("the journal says: %s", lineAt(j, i))
 	}
 	p := r.props(t, "ActiveState", "MainPID")
 	if p["ActiveState"] != "active" || p["MainPID"] != strconv.Itoa(pid) {
@@ -388,4 +391,14 @@ func (r *ctRig) removeStopsInstances(t *testing.T) {
 	if _, err := r.c.Run("test", "-f", ctConfig); err != nil {
 		t.Errorf("the package's removal took the admin's %s", ctConfig)
 	}
+}
+
+// lineAt is the line of s that holds the byte at i.
+func lineAt(s string, i int) string {
+	start := strings.LastIndexByte(s[:i], '\n') + 1
+	end := strings.IndexByte(s[i:], '\n')
+	if end < 0 {
+		return s[start:]
+	}
+	return s[start : i+end]
 }
