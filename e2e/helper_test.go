@@ -263,13 +263,19 @@ func txBytes(t *testing.T, nd *Node) uint64 {
 var pingLoss = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received.*?([\d.]+)% packet loss`)
 
 // pingAcross pings lanB's host from lanA every 10 ms, count times, in the
-// background; the channel gets ping's output when it ends. The goroutine is
-// bounded by the count and by the lab's timeout of 60 s for any command.
+// background (see pingInBackground).
 func pingAcross(n *Net, count int) <-chan string {
+	return pingInBackground(n, n.Lab.LanA, lab.HostB4, count)
+}
+
+// pingInBackground pings to from the namespace ns every 10 ms, count times,
+// in the background; the channel gets ping's output when it ends. The
+// goroutine is bounded by the count and by the lab's timeout of 60 s for
+// any command.
+func pingInBackground(n *Net, ns, to string, count int) <-chan string {
 	done := make(chan string, 1)
 	go func() {
-		out, err := n.Lab.Run(n.Lab.LanA, "ping", "-n", "-q", "-i", "0.01", "-W", "1",
-			"-c", itoa(count), lab.HostB4)
+		out, err := n.Lab.Run(ns, "ping", "-n", "-q", "-i", "0.01", "-W", "1", "-c", itoa(count), to)
 		if err != nil && !pingLoss.MatchString(out) {
 			out += "\n" + err.Error()
 		}

@@ -8,7 +8,6 @@ import (
 	"compress/gzip"
 	"context"
 	"debug/elf"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsvpn/tlsvpn/internal/lab"
 )
 
 // repo is the repository's root, relative to this folder.
@@ -82,21 +83,11 @@ func makeDeb() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dist := filepath.Join(tmp, "dist")
-	ctx, cancel := context.WithTimeout(context.Background(), makeTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "deb", "DIST="+dist, "DEB_STAGE="+filepath.Join(tmp, "stage"))
-	cmd.Dir = repo
-	if out, err := cmd.CombinedOutput(); err != nil {
+	deb, err := lab.BuildDeb(repo, tmp, "")
+	if err != nil {
 		os.RemoveAll(tmp)
-		return "", fmt.Errorf("make deb: %v\n%s", err, out)
 	}
-	debs, err := filepath.Glob(filepath.Join(dist, "*.deb"))
-	if err != nil || len(debs) != 1 {
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("make deb made %v in %s, want one package", debs, dist)
-	}
-	return debs[0], nil
+	return deb, err
 }
 
 // contents lists the package's files by path.
@@ -300,8 +291,9 @@ func TestDebMaintainerScriptsStopOnRemoveOnly(t *testing.T) {
 		runIn(t, dir, "sh", "-n", path)
 	}
 	// What the scripts do with a systemd present is tried in a booted
-	// container; here, that none of them restarts anything, and that the
-	// only stop is on remove.
+	// container (e2e's TestPackageUnderARealSystemd: the upgrade keeps the
+	// running instance, the removal stops it); here, that none of them
+	// restarts anything, and that the only stop is on remove.
 	for _, s := range []string{"postinst", "prerm", "postrm"} {
 		body := readFile(t, filepath.Join(dir, s))
 		if regexp.MustCompile(`(try-)?restart\s+tlsvpn|deb-systemd-invoke|systemctl[^\n]*\brestart\b`).MatchString(stripComments(body)) {

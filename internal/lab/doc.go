@@ -21,7 +21,8 @@
 // file system once with debootstrap and caches it in CacheDir, outside the
 // repository; every container runs on an overlay in memory above it, in a
 // cgroup and network namespace of its own, joined to a topology's namespace
-// by JoinVeth. Close powers it off and checks that nothing is left.
+// by JoinVeth. Close powers it off and checks that nothing is left. BuildDeb
+// makes the Debian package with make deb, for a container to Install.
 //
 // The package needs root and Linux; New, Root and Boot skip a test when not
 // root.
