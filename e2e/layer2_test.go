@@ -163,8 +163,12 @@ func TestTAPBridgesTwoLANs(t *testing.T) {
 			s.Mode, s.Bridge, s.Tunnel.Peers, hostB)
 	}
 	table, err := n.Run(n.A.NS, "status", "-c", n.A.Config)
-	if err != nil || !strings.Contains(table, "interface tlsvpn0 (tap, bridge br0)") || !strings.Contains(table, "MACs learned behind it: ") {
+	if err != nil || !strings.Contains(table, "interface tlsvpn0 (tap, bridge br0)") || !strings.Contains(table, "MACS") {
 		t.Errorf("status table (%v):\n%s", err, table)
+	}
+	full, err := n.Run(n.A.NS, "status", "-c", n.A.Config, "office-b")
+	if err != nil || !strings.Contains(full, "MACs learned behind it: ") {
+		t.Errorf("status of office-b in full (%v):\n%s", err, full)
 	}
 	// The device has the node's stable MAC, and joined the bridge.
 	if ports := n.bridgePorts(t, n.A.NS); !strings.Contains(ports, tunDev+":") {
